@@ -33,9 +33,11 @@ typedef struct {
     atb_mismatch first[ATB_MAX_MISMATCHES];
 } atb_compare_result;
 
-/* Compares got against expected for the rows listed (NULL: every row).
-   A row is one output vector: (b, h, i) for attention, (b, i) for the layer.
-   Bounds are computed from the inputs in t. */
+/* Compares got (the full output) against expected for the rows listed.
+   A row is one output vector, flat index (b * H + h) * Lq + i for attention
+   and b * L + i for the layer. With rows == NULL every row is compared and
+   expected is the full output; otherwise expected holds the n_rows rows
+   packed in the order of rows[]. Bounds are computed from the inputs in t. */
 atb_status atb_compare(const atb_tensors *t, const double *expected, const float *got,
                        int64_t n_rows, const int64_t *rows, atb_compare_result *result,
                        char *err, size_t err_len);
