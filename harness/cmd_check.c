@@ -1,0 +1,421 @@
+/*
+ * `attnbench check`: runs implementations on golden-vector cases and judges
+ * each (implementation, case) pair PASS, FAIL, SKIP or ERROR.
+ *
+ * For every case naive also runs (whether or not it was selected), so that
+ * each implementation's error can be reported against naive's, the f32
+ * baseline. Results stream to stdout; --json and --junit write them to
+ * files at the end, each through a temporary file and a rename.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "harness/check_report.h"
+#include "harness/commands.h"
+#include "harness/golden_read.h"
+#include "harness/registry.h"
+#include "harness/tolerance.h"
+
+#include <math.h>
+#include <omp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Default memory budget for one case: generous for golden files, small
+   enough that a hostile file asking for terabytes is rejected up front. */
+#define DEFAULT_MEMORY_BUDGET_MIB 4096
+
+typedef struct {
+    const char *impl_regex;
+    const char *case_regex;
+    const char *json_path;
+    const char *junit_path;
+    int op_filter; /* -1: both */
+    int n_threads;
+    size_t memory_budget_bytes;
+    int verbose;
+    char **files;
+    int n_files;
+} check_options;
+
+static void print_check_usage(FILE *to)
+{
+    fprintf(to,
+            "usage: attnbench check [--impl REGEX] [--op attention|encoder_layer] [--case REGEX]\n"
+            "                       [--json FILE] [--junit FILE] [--threads N]\n"
+            "                       [--memory-budget MIB] [--verbose] [FILE.h5 ...]\n");
+}
+
+static void print_check_help(void)
+{
+    print_check_usage(stdout);
+    printf("\nChecks implementations against golden vectors (default: the committed suites).\n"
+           "  --impl REGEX         implementations whose name matches (POSIX extended regex)\n"
+           "  --op OP              only cases of this operation\n"
+           "  --case REGEX         only cases whose name matches\n"
+           "  --json FILE          write every result as JSON\n"
+           "  --junit FILE         write JUnit XML for CI systems\n"
+           "  --threads N          threads given to each implementation (default: all cores)\n"
+           "  --memory-budget MIB  largest case accepted, in MiB (default %d)\n"
+           "  --verbose            print each element-level mismatch, not only the first few\n"
+           "Exit status: 0 nothing failed (skips allowed), 1 a FAIL or ERROR, 2 misuse.\n",
+           DEFAULT_MEMORY_BUDGET_MIB);
+}
+
+static int usage_error(const char *fmt, const char *value)
+{
+    fprintf(stderr, "attnbench check: error: ");
+    fprintf(stderr, fmt, value);
+    fprintf(stderr, "\n");
+    print_check_usage(stderr);
+    return 2;
+}
+
+/* Parses a whole decimal integer in [min, max]; returns 0 on any junk. */
+static int parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    if (!text || !*text)
+        return 0;
+    long value = strtol(text, &end, 10);
+    if (*end || value < min || value > max)
+        return 0;
+    *out = value;
+    return 1;
+}
+
+static int parse_check_options(int argc, char **argv, check_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->op_filter = -1;
+    o->n_threads = omp_get_num_procs();
+    o->memory_budget_bytes = (size_t)DEFAULT_MEMORY_BUDGET_MIB << 20;
+    o->files = calloc((size_t)argc, sizeof(char *));
+    if (!o->files)
+        return usage_error("%s", "out of memory");
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const int has_value = i + 1 < argc;
+        long value;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            print_check_help();
+            return -1;
+        } else if (strcmp(arg, "--verbose") == 0) {
+            o->verbose = 1;
+        } else if (arg[0] == '-' && arg[1] == '-' && !has_value) {
+            return usage_error("option '%s' needs a value", arg);
+        } else if (strcmp(arg, "--impl") == 0) {
+            o->impl_regex = argv[++i];
+        } else if (strcmp(arg, "--case") == 0) {
+            o->case_regex = argv[++i];
+        } else if (strcmp(arg, "--json") == 0) {
+            o->json_path = argv[++i];
+        } else if (strcmp(arg, "--junit") == 0) {
+            o->junit_path = argv[++i];
+        } else if (strcmp(arg, "--op") == 0) {
+            const char *op = argv[++i];
+            if (strcmp(op, "attention") == 0)
+                o->op_filter = ATB_OP_ATTENTION;
+            else if (strcmp(op, "encoder_layer") == 0)
+                o->op_filter = ATB_OP_ENCODER_LAYER;
+            else
+                return usage_error("--op: '%s' is not attention or encoder_layer", op);
+        } else if (strcmp(arg, "--threads") == 0) {
+            if (!parse_long(argv[++i], 1, 4096, &value))
+                return usage_error("--threads: '%s' is not an integer from 1 to 4096", argv[i]);
+            o->n_threads = (int)value;
+        } else if (strcmp(arg, "--memory-budget") == 0) {
+            if (!parse_long(argv[++i], 1, 1L << 30, &value))
+                return usage_error("--memory-budget: '%s' is not a positive number of MiB",
+                                   argv[i]);
+            o->memory_budget_bytes = (size_t)value << 20;
+        } else if (arg[0] == '-') {
+            return usage_error("unknown option '%s'", arg);
+        } else {
+            o->files[o->n_files++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+static int compile_regex(regex_t *re, const char *pattern, const char *option)
+{
+    if (regcomp(re, pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        fprintf(stderr, "attnbench check: error: %s: '%s' is not a valid regular expression\n",
+                option, pattern);
+        print_check_usage(stderr);
+        return 0;
+    }
+    return 1;
+}
+
+/* The committed suites: $ATTNBENCH_VECTORS_DIR, the source tree, or the
+   installed data directory, whichever has them first. */
+static int find_default_vectors(char paths[2][1024])
+{
+    const char *dirs[3] = {getenv("ATTNBENCH_VECTORS_DIR"), ATB_SOURCE_DIR "/vectors",
+#ifdef ATB_DATA_DIR
+                           ATB_DATA_DIR
+#else
+                           NULL
+#endif
+    };
+    for (int d = 0; d < 3; d++) {
+        if (!dirs[d])
+            continue;
+        snprintf(paths[0], 1024, "%s/attention.h5", dirs[d]);
+        snprintf(paths[1], 1024, "%s/encoder_layer.h5", dirs[d]);
+        if (access(paths[0], R_OK) == 0 && access(paths[1], R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* === Running one (implementation, case) pair === */
+
+/* Runs impl on the case; fills result->status and the metrics. */
+static void run_pair(const atb_impl *impl, const atb_golden_case *c, int n_threads,
+                     float *out, check_result *result)
+{
+    char why[512] = "";
+    atb_problem problem = c->tensors.problem;
+    problem.n_threads = n_threads;
+
+    if (!(impl->ops & (1u << problem.op))) {
+        result->status = CHECK_SKIP;
+        snprintf(result->reason, sizeof(result->reason), "does not implement %s",
+                 atb_op_name(problem.op));
+        return;
+    }
+    if (!atb_impl_runs_here(impl, why, sizeof(why))
+        || (impl->supports && !impl->supports(&problem, why, sizeof(why)))) {
+        result->status = CHECK_SKIP;
+        snprintf(result->reason, sizeof(result->reason), "%s", why);
+        return;
+    }
+
+    const atb_encoder_weights weights = atb_tensors_weights(&c->tensors);
+    void *plan = NULL;
+    omp_set_num_threads(n_threads);
+    atb_status st = impl->plan(&problem, problem.op == ATB_OP_ENCODER_LAYER ? &weights : NULL,
+                               &plan, why, sizeof(why));
+    if (st == ATB_OK) {
+        const size_t n_out = atb_problem_output_count(&problem);
+        /* NaN-fill so that an element the implementation never writes fails. */
+        for (size_t i = 0; i < n_out; i++)
+            out[i] = NAN;
+        atb_run_args args = atb_tensors_args(&c->tensors, out);
+        st = impl->run(plan, &args, why, sizeof(why));
+    }
+    if (plan)
+        impl->destroy(plan);
+    if (st != ATB_OK) {
+        result->status = st == ATB_ERR_UNSUPPORTED ? CHECK_SKIP : CHECK_ERROR;
+        snprintf(result->reason, sizeof(result->reason), "%s: %s", atb_status_string(st), why);
+        return;
+    }
+
+    st = atb_compare(&c->tensors, c->expected, out, 0, NULL, &result->cmp, why, sizeof(why));
+    if (st != ATB_OK) {
+        result->status = CHECK_ERROR;
+        snprintf(result->reason, sizeof(result->reason), "comparison failed: %s", why);
+        return;
+    }
+    result->status = result->cmp.pass ? CHECK_PASS : CHECK_FAIL;
+    if (!result->cmp.pass)
+        snprintf(result->reason, sizeof(result->reason),
+                 "%lld of %lld elements outside the bound (%lld non-finite mismatches)",
+                 (long long)result->cmp.n_failed, (long long)result->cmp.n_checked,
+                 (long long)result->cmp.n_nonfinite_mismatch);
+}
+
+/* Error allowed against naive: twice naive's, plus a floor of 4 f32 ULPs of
+   the output's magnitude, because naive's own error can be exactly zero. */
+static void judge_against_naive(const atb_golden_case *c, const check_result *naive,
+                                check_result *result)
+{
+    if (naive->status != CHECK_PASS || result->status != CHECK_PASS)
+        return;
+    double max_expected = 0.0;
+    const size_t n_out = atb_problem_output_count(&c->tensors.problem);
+    for (size_t i = 0; i < n_out; i++)
+        if (isfinite(c->expected[i]) && fabs(c->expected[i]) > max_expected)
+            max_expected = fabs(c->expected[i]);
+    const double floor = 4.0 * 5.9604644775390625e-8 * max_expected;
+    result->has_naive = 1;
+    result->naive_abs_error = naive->cmp.max_abs_error;
+    result->error_vs_naive = naive->cmp.max_abs_error > 0.0
+                                 ? result->cmp.max_abs_error / naive->cmp.max_abs_error
+                                 : (result->cmp.max_abs_error > 0.0 ? INFINITY : 1.0);
+    result->within_naive_bound = result->cmp.max_abs_error <= 2.0 * naive->cmp.max_abs_error + floor;
+}
+
+/* === Main loop === */
+
+static void record_error_for_all(check_report *report, const char *file, const char *case_name,
+                                 int op, const atb_impl **impls, int n_impls, const char *message)
+{
+    for (int k = 0; k < n_impls; k++) {
+        check_result *r = check_report_add(report);
+        if (!r)
+            return;
+        snprintf(r->impl, sizeof(r->impl), "%s", impls[k]->name);
+        snprintf(r->file, sizeof(r->file), "%s", file);
+        snprintf(r->case_name, sizeof(r->case_name), "%s", case_name);
+        r->op = op;
+        r->status = CHECK_ERROR;
+        snprintf(r->reason, sizeof(r->reason), "%s", message);
+        check_report_print(report, r);
+    }
+}
+
+static void check_case(check_report *report, const check_options *o, const char *path,
+                       const atb_golden_case *c, const atb_impl **impls, int n_impls)
+{
+    const size_t n_out = atb_problem_output_count(&c->tensors.problem);
+    float *out = malloc((n_out + 1) * sizeof(float));
+    if (!out) {
+        record_error_for_all(report, path, c->name, c->tensors.problem.op, impls, n_impls,
+                             "cannot allocate the output buffer");
+        return;
+    }
+
+    check_result naive = {0};
+    const atb_impl *naive_impl = atb_registry_find("naive");
+    if (naive_impl)
+        run_pair(naive_impl, c, o->n_threads, out, &naive);
+
+    for (int k = 0; k < n_impls; k++) {
+        check_result *r = check_report_add(report);
+        if (!r)
+            break;
+        snprintf(r->impl, sizeof(r->impl), "%s", impls[k]->name);
+        snprintf(r->file, sizeof(r->file), "%s", path);
+        snprintf(r->case_name, sizeof(r->case_name), "%s", c->name);
+        r->op = c->tensors.problem.op;
+        if (impls[k] == naive_impl) {
+            check_result keep = *r;
+            *r = naive;
+            memcpy(r->impl, keep.impl, sizeof(r->impl));
+            memcpy(r->file, keep.file, sizeof(r->file));
+            memcpy(r->case_name, keep.case_name, sizeof(r->case_name));
+            r->op = keep.op;
+        } else {
+            run_pair(impls[k], c, o->n_threads, out, r);
+        }
+        judge_against_naive(c, &naive, r);
+        check_report_print(report, r);
+        if (r->status == CHECK_FAIL)
+            check_report_print_failure(report, r, &c->tensors.problem, o->verbose);
+    }
+    free(out);
+}
+
+static void check_file(check_report *report, const check_options *o, const char *path,
+                       const atb_impl **impls, int n_impls, const regex_t *case_re)
+{
+    char err[1024];
+    atb_golden_file *file;
+    if (atb_golden_open(path, &file, err, sizeof(err)) != ATB_OK) {
+        record_error_for_all(report, path, "(file)", -1, impls, n_impls, err);
+        return;
+    }
+    if (atb_golden_count(file) == 0)
+        fprintf(stderr, "attnbench check: warning: %s holds no cases\n", path);
+
+    for (size_t index = 0; index < atb_golden_count(file); index++) {
+        const char *name = atb_golden_case_name(file, index);
+        if (case_re && regexec(case_re, name, 0, NULL, 0) != 0)
+            continue;
+        atb_golden_case c;
+        if (atb_golden_load(file, index, o->memory_budget_bytes, &c, err, sizeof(err)) != ATB_OK) {
+            record_error_for_all(report, path, name, -1, impls, n_impls, err);
+            continue;
+        }
+        if (o->op_filter < 0 || (int)c.tensors.problem.op == o->op_filter)
+            check_case(report, o, path, &c, impls, n_impls);
+        atb_golden_case_free(&c);
+    }
+    atb_golden_close(file);
+}
+
+int atb_cmd_check(int argc, char **argv)
+{
+    check_options o;
+    const int parsed = parse_check_options(argc, argv, &o);
+    if (parsed != 0) {
+        free(o.files);
+        return parsed < 0 ? 0 : parsed;
+    }
+
+    regex_t impl_re, case_re;
+    int have_impl_re = 0, have_case_re = 0;
+    if (o.impl_regex) {
+        if (!compile_regex(&impl_re, o.impl_regex, "--impl")) {
+            free(o.files);
+            return 2;
+        }
+        have_impl_re = 1;
+    }
+    if (o.case_regex) {
+        if (!compile_regex(&case_re, o.case_regex, "--case")) {
+            if (have_impl_re)
+                regfree(&impl_re);
+            free(o.files);
+            return 2;
+        }
+        have_case_re = 1;
+    }
+
+    /* Implementations selected by --impl. */
+    const atb_impl *impls[256];
+    int n_impls = 0;
+    for (size_t i = 0; i < atb_registry_count() && n_impls < 256; i++) {
+        const atb_impl *impl = atb_registry_get(i);
+        if (!have_impl_re || regexec(&impl_re, impl->name, 0, NULL, 0) == 0)
+            impls[n_impls++] = impl;
+    }
+    int exit_code = 0;
+    if (n_impls == 0) {
+        fprintf(stderr, "attnbench check: error: --impl '%s' matches no implementation "
+                        "(see attnbench list)\n", o.impl_regex);
+        print_check_usage(stderr);
+        exit_code = 2;
+        goto cleanup;
+    }
+
+    char default_paths[2][1024];
+    char *default_files[2] = {default_paths[0], default_paths[1]};
+    if (o.n_files == 0) {
+        if (!find_default_vectors(default_paths)) {
+            fprintf(stderr, "attnbench check: error: the committed vectors (attention.h5, "
+                            "encoder_layer.h5) were not found; name files or set "
+                            "ATTNBENCH_VECTORS_DIR\n");
+            exit_code = 2;
+            goto cleanup;
+        }
+        free(o.files);
+        o.files = NULL;
+        o.n_files = 2;
+    }
+    char **files = o.files ? o.files : default_files;
+
+    check_report report;
+    check_report_init(&report, argc, argv);
+    for (int f = 0; f < o.n_files; f++)
+        check_file(&report, &o, files[f], impls, n_impls, have_case_re ? &case_re : NULL);
+
+    exit_code = check_report_finish(&report, o.json_path, o.junit_path);
+    check_report_free(&report);
+
+cleanup:
+    if (have_impl_re)
+        regfree(&impl_re);
+    if (have_case_re)
+        regfree(&case_re);
+    free(o.files);
+    return exit_code;
+}
