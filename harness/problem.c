@@ -60,8 +60,12 @@ static atb_status validate_attention(const atb_attention_shape *s, char *err, si
     int64_t n;
     const int64_t qdims[] = {s->batch, s->heads, s->q_len, s->head_dim};
     const int64_t kdims[] = {s->batch, s->kv_heads, s->kv_len, s->head_dim};
-    if (!product_checked(qdims, 4, &n) || !product_checked(kdims, 4, &n)) {
-        snprintf(err, err_len, "tensor sizes exceed 2^40 elements");
+    if (!product_checked(qdims, 4, &n)) {
+        snprintf(err, err_len, "q [batch, heads, q_len, head_dim] would exceed 2^40 elements");
+        return ATB_ERR_NOMEM;
+    }
+    if (!product_checked(kdims, 4, &n)) {
+        snprintf(err, err_len, "k [batch, kv_heads, kv_len, head_dim] would exceed 2^40 elements");
         return ATB_ERR_NOMEM;
     }
     return ATB_OK;
@@ -91,14 +95,22 @@ static atb_status validate_encoder(const atb_encoder_shape *s, char *err, size_t
             "the sinusoidal positional encoding needs an even embed_dim (got %lld)",
             (long long)s->embed_dim);
 
+    REQUIRE(s->embed_dim <= MAX_ELEMENTS && s->ffn_dim <= MAX_ELEMENTS,
+            "embed_dim or ffn_dim: the weights would exceed 2^40 elements");
+
     int64_t n;
     const int64_t xdims[] = {s->batch, s->seq_len, s->embed_dim};
     const int64_t hdims[] = {s->batch, s->seq_len, s->ffn_dim};
     const int64_t wdims[] = {3 * s->embed_dim, s->embed_dim};
     const int64_t w1dims[] = {s->ffn_dim, s->embed_dim};
-    if (!product_checked(xdims, 3, &n) || !product_checked(hdims, 3, &n)
-        || !product_checked(wdims, 2, &n) || !product_checked(w1dims, 2, &n)) {
-        snprintf(err, err_len, "tensor sizes exceed 2^40 elements");
+    if (!product_checked(xdims, 3, &n)) {
+        snprintf(err, err_len, "x [batch, seq_len, embed_dim] would exceed 2^40 elements");
+        return ATB_ERR_NOMEM;
+    }
+    if (!product_checked(hdims, 3, &n) || !product_checked(wdims, 2, &n)
+        || !product_checked(w1dims, 2, &n)) {
+        snprintf(err, err_len,
+                 "ffn_dim or embed_dim: the weights or activations would exceed 2^40 elements");
         return ATB_ERR_NOMEM;
     }
     return ATB_OK;
