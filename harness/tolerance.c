@@ -149,6 +149,11 @@ static void compare_attention_row(const atb_tensors *t, int64_t row, const doubl
         double sensitivity = 0.0, magnitude = 0.0;
         if (isfinite(o)) {
             for (int64_t j = 0; j < n; j++) {
+                /* A key with zero weight (a logit of -inf) cannot move the
+                   output, and its infinite sensitivity must not be multiplied
+                   by that zero. */
+                if (w->p[j] == 0.0)
+                    continue;
                 const double vj = (double)vh[j * D + d];
                 sensitivity += w->p[j] * fabs(vj - o) * w->weight[j];
                 magnitude += w->p[j] * fabs(vj);
