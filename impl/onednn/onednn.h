@@ -28,7 +28,7 @@ typedef struct {
 } atb_onednn_step;
 
 #define ATB_ONEDNN_MAX_STEPS 16
-#define ATB_ONEDNN_MAX_MEMORIES 32
+#define ATB_ONEDNN_MAX_MEMORIES 64
 
 /* Primitives in execution order, and every memory object they use. */
 typedef struct {

@@ -29,7 +29,7 @@ typedef struct {
     int attention_end;          /* steps before this index end with PV */
     dnnl_memory_t user_mems[8]; /* bound to x (index < n_x_mems) or out */
     int n_x_mems, n_user_mems;
-    float *buffers[16];         /* plan-owned buffers, freed in destroy */
+    float *buffers[40];         /* plan-owned buffers, freed in destroy */
     int n_buffers;
     float *qkv, *concat, *row_scratch, *pad_mask;
 } encoder_plan;
