@@ -54,7 +54,7 @@ void check_report_print(const check_report *report, const check_result *r)
 {
     (void)report;
     if (r->status == CHECK_PASS || r->status == CHECK_FAIL) {
-        printf("%-5s %-13s %-44s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
+        printf("%-5s %-16s %-44s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
                check_status_name(r->status), r->impl, r->case_name, r->cmp.max_abs_error,
                r->cmp.max_rel_error, r->cmp.nmse, 100.0 * r->cmp.budget_used);
         if (r->has_naive && strcmp(r->impl, "naive") != 0)
@@ -62,7 +62,7 @@ void check_report_print(const check_report *report, const check_result *r)
                    r->within_naive_bound ? "" : " (over 2x naive + floor)");
         printf("\n");
     } else {
-        printf("%-5s %-13s %-44s %s\n", check_status_name(r->status), r->impl, r->case_name,
+        printf("%-5s %-16s %-44s %s\n", check_status_name(r->status), r->impl, r->case_name,
                r->reason);
     }
     fflush(stdout);

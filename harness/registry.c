@@ -11,7 +11,7 @@
 #include <string.h>
 
 #ifdef ATB_HAVE_NAIVE
-extern const atb_impl atb_impl_naive;
+#include "impl/naive/naive.h"
 #endif
 #ifdef ATB_HAVE_BLOCKED
 extern const atb_impl atb_impl_blocked;
@@ -50,13 +50,49 @@ static const atb_impl *const builtin_impls[] = {
 static const atb_impl *extra_impls[MAX_EXTRA_IMPLS];
 static size_t n_extra_impls;
 
+/* Deliberately broken variants of naive, registered only when the
+   environment variable ATTNBENCH_TEST_FAULTY_IMPL is set to 1. Tests use
+   them to prove that check and bench report wrong results as failures. */
+static void add_test_faulty_impls(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+#ifdef ATB_HAVE_NAIVE
+    const char *flag = getenv("ATTNBENCH_TEST_FAULTY_IMPL");
+    if (!flag || strcmp(flag, "1") != 0)
+        return;
+    static const struct {
+        atb_naive_fault fault;
+        const char *name;
+    } faults[] = {
+        {ATB_NAIVE_FAULT_MASK_OFF_BY_ONE, "naive-broken-mask"},
+        {ATB_NAIVE_FAULT_NO_SCALE, "naive-broken-scale"},
+        {ATB_NAIVE_FAULT_DROP_LAST_BLOCK, "naive-broken-lastblock"},
+        {ATB_NAIVE_FAULT_PV_HALF, "naive-broken-pvhalf"},
+        {ATB_NAIVE_FAULT_LN_UNBIASED, "naive-broken-lnvar"},
+        {ATB_NAIVE_FAULT_GELU_TANH, "naive-broken-gelutanh"},
+    };
+    static atb_impl tables[sizeof(faults) / sizeof(faults[0])];
+    char err[256];
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        tables[i] = atb_naive_faulty_impl(faults[i].fault, faults[i].name);
+        if (atb_registry_add(&tables[i], err, sizeof(err)) != ATB_OK)
+            fprintf(stderr, "attnbench: warning: %s\n", err);
+    }
+#endif
+}
+
 size_t atb_registry_count(void)
 {
+    add_test_faulty_impls();
     return sizeof(builtin_impls) / sizeof(builtin_impls[0]) + n_extra_impls;
 }
 
 const atb_impl *atb_registry_get(size_t index)
 {
+    add_test_faulty_impls();
     const size_t n_builtin = sizeof(builtin_impls) / sizeof(builtin_impls[0]);
     if (index < n_builtin)
         return builtin_impls[index];
