@@ -84,11 +84,8 @@ static void format_index(const atb_problem *p, int64_t index, char *buf, size_t 
     }
 }
 
-void check_report_print_failure(const check_report *report, const check_result *r,
-                                const atb_problem *problem, int verbose)
+void check_report_print_failure(const check_result *r, const atb_problem *problem)
 {
-    (void)report;
-    (void)verbose;
     printf("      %s\n", r->reason);
     for (int m = 0; m < r->cmp.n_mismatches; m++) {
         const atb_mismatch *mm = &r->cmp.first[m];

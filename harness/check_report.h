@@ -37,8 +37,7 @@ void check_report_init(check_report *report, int argc, char **argv);
 check_result *check_report_add(check_report *report);
 void check_report_print(const check_report *report, const check_result *r);
 /* Prints the first mismatches and the command that reproduces the failure. */
-void check_report_print_failure(const check_report *report, const check_result *r,
-                                const atb_problem *problem, int verbose);
+void check_report_print_failure(const check_result *r, const atb_problem *problem);
 /* Prints the summary, writes the files asked for and returns the exit
    status: 0 when nothing failed, 1 on any FAIL or ERROR (or a file that
    could not be written). */

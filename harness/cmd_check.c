@@ -35,7 +35,6 @@ typedef struct {
     int op_filter; /* -1: both */
     int n_threads;
     size_t memory_budget_bytes;
-    int verbose;
     char **files;
     int n_files;
 } check_options;
@@ -59,7 +58,6 @@ static void print_check_help(void)
            "  --junit FILE         write JUnit XML for CI systems\n"
            "  --threads N          threads given to each implementation (default: all cores)\n"
            "  --memory-budget MIB  largest case accepted, in MiB (default %d)\n"
-           "  --verbose            print each element-level mismatch, not only the first few\n"
            "Exit status: 0 nothing failed (skips allowed), 1 a FAIL or ERROR, 2 misuse.\n",
            DEFAULT_MEMORY_BUDGET_MIB);
 }
@@ -103,8 +101,6 @@ static int parse_check_options(int argc, char **argv, check_options *o)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_check_help();
             return -1;
-        } else if (strcmp(arg, "--verbose") == 0) {
-            o->verbose = 1;
         } else if (arg[0] == '-' && arg[1] == '-' && !has_value) {
             return usage_error("option '%s' needs a value", arg);
         } else if (strcmp(arg, "--impl") == 0) {
@@ -309,7 +305,7 @@ static void check_case(check_report *report, const check_options *o, const char 
         judge_against_naive(c, &naive, r);
         check_report_print(report, r);
         if (r->status == CHECK_FAIL)
-            check_report_print_failure(report, r, &c->tensors.problem, o->verbose);
+            check_report_print_failure(r, &c->tensors.problem);
     }
     free(out);
 }

@@ -29,11 +29,11 @@
 /* Unit roundoff of float32 (round to nearest): 2^-24. */
 #define UNIT_ROUNDOFF_F32 5.9604644775390625e-8
 
-/* Safety factor over the probabilistic (sqrt-length) rounding model. Rounding
-   errors of a length-n sum have a standard deviation near sqrt(n/3) u times
-   its magnitude; a factor 4 over sqrt(n) puts the bound about 7 standard
-   deviations out, so millions of elements pass with margin while a single
-   error of half precision (2^-11) is 500 times over. */
+/* Safety factor over the probabilistic (sqrt-length) rounding model. The
+   rounding error of a length-n sum has a standard deviation near
+   sqrt(n/3) u times its magnitude. A factor 4 over sqrt(n) puts the bound
+   about 7 standard deviations out, so millions of elements pass, while
+   half-precision accumulation stays far over it. */
 #define C_ATTN 4.0
 
 /* The layer chains five reductions and two LayerNorms, whose 1/std scaling
