@@ -44,7 +44,7 @@ static void print_check_usage(FILE *to)
     fprintf(to,
             "usage: attnbench check [--impl REGEX] [--op attention|encoder_layer] [--case REGEX]\n"
             "                       [--json FILE] [--junit FILE] [--threads N]\n"
-            "                       [--memory-budget MIB] [--verbose] [FILE.h5 ...]\n");
+            "                       [--memory-budget MIB] [FILE.h5 ...]\n");
 }
 
 static void print_check_help(void)
