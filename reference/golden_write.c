@@ -4,10 +4,10 @@
  * Layout choices: objects use the oldest file format that can express them,
  * capped at the HDF5 1.8 format, so every h5py and HDF5 release of the last
  * decade reads the files. Strings are variable-length UTF-8, as h5py writes
- * a Python str. Datasets of 4096 elements or more are chunked (at most
- * 1 MiB a chunk) with the shuffle and deflate filters; smaller ones, and
- * zero-length ones, are contiguous. Modification times are not stored, so a
- * rerun writes the same bytes as long as the zlib version is the same.
+ * a Python str. Datasets of 4096 elements or more are chunked, at most
+ * 1 MiB a chunk, with the shuffle and deflate filters. Smaller and
+ * zero-length datasets are contiguous. Modification times are not stored,
+ * so a rerun writes the same bytes as long as the zlib version is the same.
  */
 #include "reference/golden_write.h"
 
@@ -38,9 +38,9 @@ struct atb_golden_writer {
 
 /* === Silencing HDF5's own error printing === */
 
-/* HDF5 prints its error stack to stderr by default; this writer reports
-   errors itself, naming the file, case and object, so printing is turned
-   off for the duration of each public call and restored afterwards. */
+/* HDF5 prints its error stack to stderr by default. This writer reports
+   errors itself with the file and case, so each public call turns that
+   printing off and restores it before returning. */
 typedef struct {
     H5E_auto2_t func;
     void *data;

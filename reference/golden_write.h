@@ -23,7 +23,7 @@ atb_status atb_golden_writer_create(const char *path, const char *generator, atb
                              char *err, size_t err_len);
 
 /* Writes one case: the group name (letters, digits, '_', '.', '-'), its
-   attributes from t->problem, the inputs in t and expected, which holds
+   attributes from t->problem, the inputs in t, and expected, which contains
    atb_problem_output_count() doubles. */
 atb_status atb_golden_writer_add_case(atb_golden_writer *w, const char *name,
                                  const char *description, uint64_t seed, const atb_tensors *t,

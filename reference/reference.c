@@ -102,9 +102,9 @@ static void attention_row(const atb_attention_shape *s, const float *q, const fl
     const float *v_head = v + (b * s->kv_heads + g) * s->kv_len * D;
     const int64_t valid = s->has_kv_valid_len ? kv_valid_len[b] : s->kv_len;
 
-    /* Logits of the allowed keys. They form a prefix 0 .. n-1, since both
-       the causal rule and the valid length are upper bounds on j, but the
-       predicate is tested for every key so that this holds by construction. */
+    /* Logits of the allowed keys. They form a prefix 0 .. n-1, because the
+       causal rule and the valid length are both upper bounds on j, but
+       every key is tested against the rule so the code does not rely on it. */
     int64_t n = 0;
     for (int64_t j = 0; j < s->kv_len; j++) {
         if (!key_allowed(s->causal, s->q_len, s->kv_len, valid, i, j))

@@ -372,8 +372,9 @@ static atb_status build_encoder(const encoder_case *c, atb_tensors *t, char *err
     atb_prng_seed(&rng, seed_from_name(c->name));
     fill_uniform(t->x, (size_t)c->batch * (size_t)c->seq_len * E, &rng, -1.0f, 1.0f);
 
-    /* Linear weights and biases uniform in +-1/sqrt(fan_in), PyTorch's
-       default range, so activations keep unit scale through the layer.
+    /* Linear weights and biases uniform in +-1/sqrt(fan_in), the range of
+       nn.Linear's default initialization, so activations keep unit scale
+       through the layer.
        Order and sizes follow atb_encoder_weights. */
     const size_t counts[8] = {3 * E * E, 3 * E, E * E, E, F * E, F, E * F, E};
     const size_t fan_in[8] = {E, E, E, E, E, E, F, F};

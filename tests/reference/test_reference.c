@@ -21,7 +21,7 @@ static int n_failed;
 
 /* Compares got with want: equal when both are NaN, both the same infinity,
    or within tol * max(1, |want|). */
-static void check_value(const char *what, int index, double want, double got, double tol,
+static void check_value(const char *label, int index, double want, double got, double tol,
                         const char *file, int line)
 {
     int ok;
@@ -32,14 +32,14 @@ static void check_value(const char *what, int index, double want, double got, do
     else
         ok = isfinite(got) && fabs(got - want) <= tol * fmax(1.0, fabs(want));
     if (!ok) {
-        fprintf(stderr, "%s:%d: %s[%d]: expected %.17g, got %.17g\n", file, line, what, index,
+        fprintf(stderr, "%s:%d: %s[%d]: expected %.17g, got %.17g\n", file, line, label, index,
                 want, got);
         n_failed++;
     }
 }
 
-#define CHECK_NEAR(what, index, want, got) \
-    check_value(what, index, want, got, 1e-14, __FILE__, __LINE__)
+#define CHECK_NEAR(label, index, want, got) \
+    check_value(label, index, want, got, 1e-14, __FILE__, __LINE__)
 
 #define CHECK_STATUS(want, got)                                                        \
     do {                                                                               \
@@ -129,7 +129,7 @@ static void test_causal_masks(void)
 static void test_padding_excludes_poisoned_keys(void)
 {
     /* Two batch entries with valid lengths 1 and 0. Key 1 of entry 0 and
-       both keys of entry 1 hold NaN and Inf, which must not leak. */
+       both keys of entry 1 contain NaN and Inf, which must not leak. */
     atb_attention_shape s = attention_shape(1, 1, 2, 2, 1, ATB_CAUSAL_NONE);
     s.batch = 2;
     s.has_kv_valid_len = 1;
@@ -194,7 +194,7 @@ static void test_zero_keys_give_zero(void)
 
 static void test_nonfinite_rules(void)
 {
-    /* Row 0: q holds NaN, so every logit and the row are NaN.
+    /* Row 0: q is NaN, so every logit and the row are NaN.
        Row 1: q = 1, key 1 is +Inf: logit +Inf, Inf - Inf = NaN, row NaN.
        Row 2: q = -1, key 1 gives logit -Inf: weight 0, row equals v[0]. */
     atb_attention_shape s = attention_shape(1, 1, 3, 2, 1, ATB_CAUSAL_NONE);
