@@ -41,7 +41,12 @@ static inline float exp_nonpositive_f32(float x)
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
     const float min_x = -87.33f;
 
-    const float xc = x < min_x ? min_x : x; /* NaN passes through */
+    /* The selects are written with bit masks because GCC does not
+       if-convert float ternaries at the SSE2 baseline, which would leave
+       the loop scalar. A compare with NaN is false, so NaN passes. */
+    const uint32_t below = 0u - (uint32_t)(x < min_x);
+    const float xc = bits_float((below & float_bits(min_x)) | (~below & float_bits(x)));
+
     const float t = xc * log2e + round_magic;
     const float n = t - round_magic;
     const float r = (xc - n * ln2_hi) - n * ln2_lo;
@@ -58,11 +63,16 @@ static inline float exp_nonpositive_f32(float x)
     const uint32_t n_int = float_bits(t) - float_bits(round_magic);
     const float two_n = bits_float((n_int + 127u) << 23);
     const float e = p * two_n;
-    return x < min_x ? 0.0f : e;
+    return bits_float(~below & float_bits(e));
 }
 
 static float sum_f32(const float *restrict x, int64_t n);
 
+/* Clones for AVX-512, AVX2 and the baseline, chosen once by the loader
+   from CPUID, so that the same plain C runs 16 lanes wide where it can. */
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+VECTOR_CLONES
 void atb_blas_softmax_row_f32(float *restrict s, int64_t n)
 {
     /* Maximum in N_LANES partial maxima; a NaN logit is tracked apart
