@@ -1,0 +1,76 @@
+/*
+ * simd-avx2: flash attention, float32, AVX2 + FMA intrinsics (compiled with
+ * the AVX2 flags only; reached only when atb_cpu_isa() has AVX2).
+ * The algorithm is simd_attention_template.h; this file gives its vector
+ * operations and the tile sizes for the sixteen 256-bit registers.
+ */
+#include "impl/simd/simd_attention.h"
+
+#include <immintrin.h>
+
+#define SIMD_LEVEL avx2
+#define VL 8
+/* QK^T block: 6 rows x 2 vectors = 12 accumulators, plus 2 K vectors and a
+   broadcast: 15 of the 16 registers; 12 independent FMAs cover the FMA
+   latency on two pipes. */
+#define MR 6
+#define QK_NC 2
+/* PV block: 6 rows x 2 vectors of output columns, the same register count. */
+#define PV_NV 2
+/* 64 keys, as for AVX-512: the K and V tiles fit L1 together at D = 64,
+   and the rescale and softmax bookkeeping is paid once per 64 keys. */
+#define KV_TILE 64
+/* 48 query rows (8 blocks of 6) reuse each K and V tile 8 times. */
+#define Q_TILE 48
+
+typedef __m256 vf;
+typedef __m256 vmask; /* all-ones lanes where true */
+
+static inline vf v_zero(void) { return _mm256_setzero_ps(); }
+static inline vf v_set1(float x) { return _mm256_set1_ps(x); }
+static inline vf v_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void v_store(float *p, vf x) { _mm256_storeu_ps(p, x); }
+static inline vf v_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf v_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf v_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf v_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf v_fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
+static inline vf v_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vmask v_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+static inline vmask v_isnan(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+static inline vmask v_mask_or(vmask a, vmask b) { return _mm256_or_ps(a, b); }
+static inline int v_mask_any(vmask a) { return _mm256_movemask_ps(a) != 0; }
+static inline vf v_select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
+static inline vmask v_first_lanes(int64_t n)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const int clamped = n < 0 ? 0 : n > VL ? VL : (int)n;
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(clamped), lanes));
+}
+static inline float v_reduce_max(vf a)
+{
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_max_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+static inline float v_reduce_add(vf a)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+static inline vf v_round(vf a)
+{
+    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* Builds 2^n in the exponent field. A NaN n converts to INT_MIN, whose
+   field after the shift is 127 (2^0), so NaN x stays NaN. */
+static inline vf v_scale_pow2(vf x, vf n)
+{
+    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+}
+
+#include "impl/simd/simd_attention_template.h"

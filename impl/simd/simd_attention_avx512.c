@@ -1,0 +1,60 @@
+/*
+ * simd-avx512: flash attention, float32, AVX-512F intrinsics (compiled with
+ * the AVX-512 flags only; reached only when atb_cpu_isa() has AVX-512).
+ * The algorithm is simd_attention_template.h; this file gives its vector
+ * operations and the tile sizes for 512-bit registers.
+ */
+#include "impl/simd/simd_attention.h"
+
+#include <immintrin.h>
+
+#define SIMD_LEVEL avx512
+#define VL 16
+/* QK^T block: 6 rows x 4 vectors (one whole 64-key tile) = 24 accumulators,
+   plus 4 K vectors and a broadcast, within the 32 registers; 24 independent
+   FMAs cover the 4-cycle latency on two FMA pipes three times over. */
+#define MR 6
+#define QK_NC 4
+/* PV block: 6 rows x 4 vectors of output columns (64 columns). */
+#define PV_NV 4
+/* 64 keys: a row of the tile is four registers, so the softmax pass keeps it
+   in registers, and the K tile ([D][64], 16 KiB at D = 64) and V tile fit
+   L1 together. */
+#define KV_TILE 64
+/* 48 query rows (8 blocks of 6): each K and V tile loaded from L2 is reused
+   by 8 row blocks, while the output tile ([48][Dp], 24 KiB at D = 128) and
+   the score tile (12 KiB) stay in L1 or L2. */
+#define Q_TILE 48
+
+typedef __m512 vf;
+typedef __mmask16 vmask;
+
+static inline vf v_zero(void) { return _mm512_setzero_ps(); }
+static inline vf v_set1(float x) { return _mm512_set1_ps(x); }
+static inline vf v_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void v_store(float *p, vf x) { _mm512_storeu_ps(p, x); }
+static inline vf v_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf v_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf v_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf v_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf v_fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
+static inline vf v_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vmask v_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+static inline vmask v_isnan(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+static inline vmask v_mask_or(vmask a, vmask b) { return (vmask)(a | b); }
+static inline int v_mask_any(vmask a) { return a != 0; }
+static inline vf v_select(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
+static inline vmask v_first_lanes(int64_t n)
+{
+    return n >= VL ? (vmask)0xffff : n <= 0 ? (vmask)0 : (vmask)((1u << n) - 1u);
+}
+static inline float v_reduce_max(vf a) { return _mm512_reduce_max_ps(a); }
+static inline float v_reduce_add(vf a) { return _mm512_reduce_add_ps(a); }
+static inline vf v_round(vf a)
+{
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/* vscalefps computes x * 2^floor(n) and returns NaN for a NaN n. */
+static inline vf v_scale_pow2(vf x, vf n) { return _mm512_scalef_ps(x, n); }
+
+#include "impl/simd/simd_attention_template.h"

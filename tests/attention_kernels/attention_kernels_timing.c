@@ -1,0 +1,257 @@
+/*
+ * Timing driver for the speed targets of blocked, simd-avx2 and
+ * simd-avx512 (a developer tool, not a test): it measures the FMA peak of
+ * each ISA and the memory read bandwidth in the same run, then the kernels,
+ * alternating, and keeps the best of several rounds because the machine is
+ * shared.
+ *
+ * usage: attention_kernels_timing [targets | IMPL B H Hkv Lq Lk D CAUSAL THREADS]
+ * Prints one line per measurement: time, GFLOP/s (FLOPs by the project's
+ * convention, 4*D per allowed query-key pair) and the fraction of the
+ * peak of the implementation's ISA at the same thread count; for decode
+ * shapes also the K+V bytes per second against the measured bandwidth.
+ */
+#include "harness/problem.h"
+#include "harness/registry.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* === Peak === */
+
+#define PEAK_ITERATIONS 20000000
+
+/* 16 independent accumulators: enough to cover a 4-cycle FMA latency on
+   two pipes twice over. Returns FLOPs done. */
+__attribute__((target("avx512f"), noinline)) static double fma_loop_avx512(float *sink)
+{
+    __m512 acc[16];
+    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 16; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < PEAK_ITERATIONS; it++)
+        for (int i = 0; i < 16; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    __m512 sum = acc[0];
+    for (int i = 1; i < 16; i++)
+        sum = _mm512_add_ps(sum, acc[i]);
+    *sink = _mm512_reduce_add_ps(sum);
+    return 2.0 * 16 * 16 * (double)PEAK_ITERATIONS;
+}
+
+__attribute__((target("avx2,fma"), noinline)) static double fma_loop_avx2(float *sink)
+{
+    __m256 acc[16];
+    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 16; i++)
+        acc[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < PEAK_ITERATIONS; it++)
+        for (int i = 0; i < 16; i++)
+            acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    __m256 sum = acc[0];
+    for (int i = 1; i < 16; i++)
+        sum = _mm256_add_ps(sum, acc[i]);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sum);
+    *sink = lanes[0] + lanes[7];
+    return 2.0 * 16 * 8 * (double)PEAK_ITERATIONS;
+}
+
+/* GFLOP/s of the FMA loop on n_threads threads at once. */
+static double measure_peak(unsigned isa, int n_threads)
+{
+    double total_flops = 0.0;
+    float sinks[64];
+    const double start = now_s();
+#pragma omp parallel num_threads(n_threads) reduction(+ : total_flops)
+    {
+        float *sink = &sinks[omp_get_thread_num() % 64];
+        total_flops += isa == ATB_ISA_AVX512 ? fma_loop_avx512(sink) : fma_loop_avx2(sink);
+    }
+    return total_flops / (now_s() - start) / 1e9;
+}
+
+/* === Bandwidth === */
+
+#define BANDWIDTH_BYTES ((size_t)512 << 20)
+
+/* GB/s of reading a 512 MiB buffer (16 times the L3) on n_threads threads. */
+__attribute__((target("avx2"))) static double measure_bandwidth(const float *buffer,
+                                                                 int n_threads)
+{
+    const size_t n = BANDWIDTH_BYTES / sizeof(float);
+    double sink = 0.0;
+    const double start = now_s();
+#pragma omp parallel for num_threads(n_threads) schedule(static) reduction(+ : sink)
+    for (size_t block = 0; block < n / 64; block++) {
+        const float *p = buffer + block * 64;
+        __m256 s = _mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+        for (int i = 16; i < 64; i += 8)
+            s = _mm256_add_ps(s, _mm256_loadu_ps(p + i));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, s);
+        sink += lanes[0];
+    }
+    const double seconds = now_s() - start;
+    if (sink == 12345.678)
+        printf("(sink)\n");
+    return (double)BANDWIDTH_BYTES / seconds / 1e9;
+}
+
+/* === Kernel timing === */
+
+typedef struct {
+    const char *impl;
+    atb_problem problem;
+    int decode; /* also report bytes per second */
+} timing_case;
+
+/* Best time of one run over several repetitions, in seconds. */
+static double time_kernel(const atb_impl *impl, const atb_problem *p, atb_tensors *t,
+                          float *out, int repetitions)
+{
+    char err[256];
+    void *plan = NULL;
+    if (impl->plan(p, NULL, &plan, err, sizeof(err)) != ATB_OK) {
+        fprintf(stderr, "attnbench: plan of %s failed: %s\n", impl->name, err);
+        return -1.0;
+    }
+    atb_run_args args = atb_tensors_args(t, out);
+    double best = 1e30;
+    impl->run(plan, &args, err, sizeof(err)); /* warm-up */
+    for (int r = 0; r < repetitions; r++) {
+        const double start = now_s();
+        if (impl->run(plan, &args, err, sizeof(err)) != ATB_OK) {
+            fprintf(stderr, "attnbench: run of %s failed: %s\n", impl->name, err);
+            impl->destroy(plan);
+            return -1.0;
+        }
+        const double seconds = now_s() - start;
+        best = seconds < best ? seconds : best;
+    }
+    impl->destroy(plan);
+    return best;
+}
+
+static atb_problem attention(int64_t B, int64_t H, int64_t Hkv, int64_t Lq, int64_t Lk,
+                             int64_t D, atb_causal causal, int n_threads)
+{
+    atb_problem p;
+    memset(&p, 0, sizeof(p));
+    p.op = ATB_OP_ATTENTION;
+    p.attention = (atb_attention_shape){.batch = B, .heads = H, .kv_heads = Hkv, .q_len = Lq,
+                                        .kv_len = Lk, .head_dim = D,
+                                        .scale = 1.0 / sqrt((double)D), .causal = causal};
+    p.n_threads = n_threads;
+    return p;
+}
+
+static void run_case(const timing_case *c, const float *bandwidth_buffer, int rounds)
+{
+    const atb_impl *impl = atb_registry_find(c->impl);
+    char why[256];
+    if (!impl || !atb_impl_runs_here(impl, why, sizeof(why))) {
+        printf("%s: not run (%s)\n", c->impl, impl ? why : "not registered");
+        return;
+    }
+    const atb_problem *p = &c->problem;
+    const atb_attention_shape *s = &p->attention;
+    const unsigned isa = strcmp(c->impl, "simd-avx2") == 0 ? ATB_ISA_AVX2 : ATB_ISA_AVX512;
+
+    atb_tensors t;
+    char err[256];
+    if (atb_tensors_alloc(&t, p, err, sizeof(err)) != ATB_OK) {
+        fprintf(stderr, "attnbench: %s\n", err);
+        return;
+    }
+    atb_tensors_fill_random(&t, 1);
+    float *out = malloc(atb_problem_output_count(p) * sizeof(float));
+    const double flops = atb_problem_flops(p, NULL);
+    const double bytes = 2.0 * (double)(s->batch * s->kv_heads * s->kv_len * s->head_dim) * 4;
+    const int repetitions = c->decode ? 20 : 3;
+
+    /* Peak (or bandwidth) and kernel back to back, best of the rounds. */
+    double best_time = 1e30, best_peak = 0.0, best_bandwidth = 0.0;
+    for (int r = 0; r < rounds; r++) {
+        const double peak = measure_peak(isa, p->n_threads);
+        best_peak = peak > best_peak ? peak : best_peak;
+        if (c->decode) {
+            const double bandwidth = measure_bandwidth(bandwidth_buffer, p->n_threads);
+            best_bandwidth = bandwidth > best_bandwidth ? bandwidth : best_bandwidth;
+        }
+        const double seconds = time_kernel(impl, p, &t, out, repetitions);
+        if (seconds > 0 && seconds < best_time)
+            best_time = seconds;
+    }
+    const double gflops = flops / best_time / 1e9;
+    printf("%-12s B=%lld H=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld %-12s threads=%d: "
+           "%.3f ms, %.1f GFLOP/s, %s peak %.1f GFLOP/s, fraction %.3f",
+           c->impl, (long long)s->batch, (long long)s->heads, (long long)s->kv_heads,
+           (long long)s->q_len, (long long)s->kv_len, (long long)s->head_dim,
+           atb_causal_name(s->causal), p->n_threads, best_time * 1e3, gflops,
+           atb_isa_name(isa), best_peak, gflops / best_peak);
+    if (c->decode)
+        printf(", K+V %.1f GB/s of measured %.1f GB/s read bandwidth, fraction %.3f",
+               bytes / best_time / 1e9, best_bandwidth, bytes / best_time / 1e9 / best_bandwidth);
+    printf("\n");
+    fflush(stdout);
+    free(out);
+    atb_tensors_free(&t);
+}
+
+int main(int argc, char **argv)
+{
+    float *buffer = malloc(BANDWIDTH_BYTES);
+    if (!buffer) {
+        fprintf(stderr, "attnbench: cannot allocate the bandwidth buffer\n");
+        return 1;
+    }
+    for (size_t i = 0; i < BANDWIDTH_BYTES / sizeof(float); i++)
+        buffer[i] = (float)(i & 1023);
+    const int rounds = getenv("TIMING_ROUNDS") ? atoi(getenv("TIMING_ROUNDS")) : 3;
+
+    if (argc == 10) {
+        const int causal = atb_causal_parse(argv[8]);
+        const timing_case c = {
+            argv[1],
+            attention(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]),
+                      atoll(argv[6]), atoll(argv[7]), causal < 0 ? ATB_CAUSAL_NONE : causal,
+                      atoi(argv[9])),
+            atoll(argv[5]) <= 4,
+        };
+        run_case(&c, buffer, rounds);
+        free(buffer);
+        return 0;
+    }
+    if (argc != 1 && !(argc == 2 && strcmp(argv[1], "targets") == 0)) {
+        fprintf(stderr, "usage: attention_kernels_timing [targets | IMPL B H Hkv Lq Lk D "
+                        "CAUSAL THREADS]\n");
+        return 2;
+    }
+
+    const timing_case cases[] = {
+        {"simd-avx512", attention(1, 8, 8, 2048, 2048, 64, ATB_CAUSAL_NONE, 1), 0},
+        {"simd-avx512", attention(1, 8, 8, 2048, 2048, 128, ATB_CAUSAL_NONE, 1), 0},
+        {"simd-avx512", attention(1, 8, 8, 2048, 2048, 64, ATB_CAUSAL_TOP_LEFT, 1), 0},
+        {"simd-avx2", attention(1, 8, 8, 2048, 2048, 64, ATB_CAUSAL_NONE, 1), 0},
+        {"blocked", attention(1, 8, 8, 2048, 2048, 64, ATB_CAUSAL_NONE, 1), 0},
+        {"simd-avx512", attention(1, 8, 8, 2048, 2048, 64, ATB_CAUSAL_NONE, 2), 0},
+        {"simd-avx512", attention(1, 32, 8, 1, 8192, 128, ATB_CAUSAL_NONE, 2), 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        run_case(&cases[i], buffer, rounds);
+    free(buffer);
+    return 0;
+}
