@@ -210,7 +210,7 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
                          && atb_mann_whitney(c->real_ns, c->n_reps, b->real_ns, b->n_reps, &u) == 0;
             int usable = tested && u.min_p < opt->alpha;
             if (tested)
-                snprintf(p_text, sizeof(p_text), "%.4f", u.p_value);
+                snprintf(p_text, sizeof(p_text), u.p_value >= 1e-4 ? "%.4f" : "%.1e", u.p_value);
             if (tested && !usable) {
                 too_few_base = b->n_reps;
                 too_few_cand = c->n_reps;
@@ -314,13 +314,12 @@ atb_status atb_compare_check(const atb_check_file *base, const atb_check_file *c
                              size_t *n_regressions)
 {
     static const char *const header[] = {"impl", "case", "status", "max_rel_error",
-                                         "growth", "nmse", "growth", "verdict"};
+                                         "growth", "nmse", "sqrt(nmse) growth", "verdict"};
     text_table t;
     table_init(&t, 8);
     table_add(&t, header);
     *n_regressions = 0;
     size_t n_compared = 0, n_fixed = 0;
-    double nmse_floor = opt->drift_floor * opt->drift_floor;
 
     for (size_t i = 0; i < base->n_results; i++) {
         const atb_check_result *b = &base->results[i];
@@ -342,7 +341,9 @@ atb_status atb_compare_check(const atb_check_file *base, const atb_check_file *c
         snprintf(nmse, sizeof(nmse), "%s -> %s", b_text, c_text);
 
         double growth_rel = error_growth(b->max_rel_error, c->max_rel_error, opt->drift_floor);
-        double growth_nmse = error_growth(b->nmse, c->nmse, nmse_floor);
+        /* NMSE is a squared quantity: its square root (an RMS relative
+         * error) grows by the same factor as the error magnitude. */
+        double growth_nmse = error_growth(sqrt(b->nmse), sqrt(c->nmse), opt->drift_floor);
         if (isnan(growth_rel))
             snprintf(rel_growth, sizeof(rel_growth), "n/a");
         else

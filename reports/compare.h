@@ -9,9 +9,9 @@
  *   rejects at alpha or there are too few repetitions for the test.
  * - Two `attnbench check --json` files: per (impl, case) the growth of
  *   max_rel_error and nmse, and status changes. A case regresses when its
- *   status goes from PASS to FAIL or ERROR, or an error grew by more than
- *   drift_factor (errors below drift_floor, or drift_floor squared for
- *   nmse, count as the floor, so growth among tiny errors is ignored).
+ *   status goes from PASS to FAIL or ERROR, or max_rel_error or the square
+ *   root of nmse grew by more than drift_factor. Errors below drift_floor
+ *   count as the floor, so growth among tiny errors is ignored.
  */
 #ifndef ATB_REPORTS_COMPARE_H
 #define ATB_REPORTS_COMPARE_H

@@ -146,8 +146,19 @@ static void append_data_label(atb_strbuf *b, const char *text)
 
 static void build_script(const atb_plot *p, const char *svg_path, atb_strbuf *s)
 {
-    atb_strbuf_append(s, "set terminal svg size 800,460 dynamic noenhanced "
-                         "font 'Helvetica,12' background rgb 'white'\n");
+    /* Long legend entries (machine names) go below the plot, one per line,
+     * so they do not squeeze the plot area; the image grows to fit them. */
+    size_t longest_title = 0;
+    for (size_t i = 0; i < p->n_series; i++)
+        if (strlen(p->series[i].title) > longest_title)
+            longest_title = strlen(p->series[i].title);
+    for (size_t i = 0; i < p->n_hlines; i++)
+        if (strlen(p->hline_title[i]) > longest_title)
+            longest_title = strlen(p->hline_title[i]);
+    int key_below = longest_title > 28;
+    size_t height = 460 + (key_below ? 18 * (p->n_series + p->n_hlines) : 0);
+    atb_strbuf_printf(s, "set terminal svg size 800,%zu dynamic noenhanced "
+                         "font 'Helvetica,12' background rgb 'white'\n", height);
     atb_strbuf_append(s, "set output ");
     append_quoted(s, svg_path);
     atb_strbuf_append(s, "\nset encoding utf8\nset title ");
@@ -156,8 +167,12 @@ static void build_script(const atb_plot *p, const char *svg_path, atb_strbuf *s)
     append_quoted(s, p->xlabel ? p->xlabel : "");
     atb_strbuf_append(s, "\nset ylabel ");
     append_quoted(s, p->ylabel ? p->ylabel : "");
-    atb_strbuf_append(s, "\nset grid\nset key outside right top vertical Left reverse "
-                         "samplen 3 spacing 1.1\n");
+    atb_strbuf_append(s, "\nset grid\n");
+    if (key_below)
+        atb_strbuf_append(s, "set key below left vertical Left reverse maxcols 1 samplen 3\n");
+    else
+        atb_strbuf_append(s, "set key outside right top vertical Left reverse samplen 3 "
+                             "spacing 1.1\n");
     if (p->log2_x)
         atb_strbuf_append(s, "set logscale x 2\nset format x '%.0f'\n");
     if (p->log10_x)
