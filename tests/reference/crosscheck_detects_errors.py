@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Prove that crosscheck_golden.py fails on wrong expected values.
 
-Copies one committed case into a temporary file several times, each time
-with one deliberate error in `expected`, and requires the cross-check to
-exit 1 on every copy and 0 on the unchanged one.
+Copies committed cases into temporary files, one case a file, each with
+one deliberate error in `expected` except the first, and requires the
+cross-check to exit 1 on every broken copy and 0 on the unchanged one.
 
 Usage: crosscheck_detects_errors.py ATTENTION.h5
 """
