@@ -68,24 +68,33 @@ static int bench_threads(const atb_bench *b)
     return t > 0 ? (int)t : b->threads;
 }
 
-/* Measured FMA peak in GFLOP/s for a thread count: the context entry
- * peak_gflops_threads_<T> (or any context key with "peak" ending in _<T>),
- * else derived from the GFLOPS and peak_fraction counters. */
-static double file_peak_gflops(const atb_bench_file *f, int threads)
+/* Measured FMA peak in GFLOP/s for a thread count: the largest context
+ * entry whose key contains "peak" and "gflops" and ends in _<T> (attnbench
+ * bench writes peak_gflops_<isa>_threads_<T> per ISA), else derived from
+ * the GFLOPS and peak_fraction counters. The key used, or "", goes to
+ * source. */
+static double file_peak_gflops(const atb_bench_file *f, int threads, const char **source)
 {
     char suffix[32];
     snprintf(suffix, sizeof(suffix), "_%d", threads);
+    double best = NAN;
+    *source = "";
     for (size_t i = 0; i < f->n_context; i++) {
         const char *key = f->context[i].key;
         size_t len = strlen(key), suffix_len = strlen(suffix);
-        if (strstr(key, "peak") && len > suffix_len && strcmp(key + len - suffix_len, suffix) == 0
-            && (strstr(key, "gflops") || strstr(key, "GFLOPS"))) {
-            char *end;
-            double v = strtod(f->context[i].value, &end);
-            if (end != f->context[i].value && v > 0.0)
-                return v;
+        if (!strstr(key, "peak") || len <= suffix_len || strcmp(key + len - suffix_len, suffix) != 0
+            || !(strstr(key, "gflops") || strstr(key, "GFLOPS")))
+            continue;
+        char *end;
+        double v = strtod(f->context[i].value, &end);
+        if (end != f->context[i].value && v > 0.0 && (isnan(best) || v > best)) {
+            best = v;
+            *source = key;
         }
     }
+    if (!isnan(best))
+        return best;
+
     double *derived = malloc((f->n_benches ? f->n_benches : 1) * sizeof(double));
     size_t n = 0;
     for (size_t i = 0; derived && i < f->n_benches; i++) {
@@ -94,7 +103,7 @@ static double file_peak_gflops(const atb_bench_file *f, int threads)
         if (!b->errored && bench_threads(b) == threads && g > 0.0 && frac > 0.0)
             derived[n++] = g / frac;
     }
-    double peak = atb_median(derived, n);
+    double peak = n ? atb_median(derived, n) : NAN;
     free(derived);
     return peak;
 }
@@ -296,8 +305,10 @@ static int fill_series(atb_plot *p, const atb_report_input *in, sweep_kind kind,
                 y = bench_gflops(b);
             } else if (m == METRIC_PEAK_FRACTION) {
                 y = atb_bench_counter(b, "peak_fraction");
-                if (isnan(y))
-                    y = bench_gflops(b) / file_peak_gflops(file, bench_threads(b));
+                if (isnan(y)) {
+                    const char *source;
+                    y = bench_gflops(b) / file_peak_gflops(file, bench_threads(b), &source);
+                }
             } else if (m == METRIC_SPEEDUP) {
                 const atb_bench *base = find_with_impl(file, b, base_impl);
                 y = base ? base->median_ns / b->median_ns : NAN;
@@ -360,16 +371,15 @@ static int sweep_threads(const atb_report_input *in, sweep_kind kind, const swee
 static void add_peak_lines(atb_plot *p, const atb_report_input *in, int threads)
 {
     for (size_t f = 0; f < in->n_bench; f++) {
-        double peak = file_peak_gflops(in->bench[f], threads);
+        const char *source;
+        double peak = file_peak_gflops(in->bench[f], threads, &source);
         if (isnan(peak))
             continue;
         char title[512];
-        if (in->n_bench > 1)
-            snprintf(title, sizeof(title), "measured peak, %d thread%s (%s)", threads,
-                     threads == 1 ? "" : "s", in->bench[f]->label);
-        else
-            snprintf(title, sizeof(title), "measured peak, %d thread%s", threads,
-                     threads == 1 ? "" : "s");
+        int n = snprintf(title, sizeof(title), "measured peak, %d thread%s (%s)", threads,
+                         threads == 1 ? "" : "s", *source ? source : "from peak_fraction");
+        if (in->n_bench > 1 && n > 0 && (size_t)n < sizeof(title))
+            snprintf(title + n, sizeof(title) - (size_t)n, ", %s", in->bench[f]->label);
         atb_plot_add_hline(p, peak, title, (int)f);
     }
 }

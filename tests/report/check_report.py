@@ -121,8 +121,9 @@ def single(binary, fixtures, out_dir):
            "errored benchmark row lacks its message: %s" % row)
 
     # Every context entry, including custom ones and the caches array.
-    for key, value in (("peak_gflops_threads_1", "88.4"), ("openblas_version", "OpenBLAS 0.3.21"),
-                       ("onednn_version", "2.7.3"), ("impl_isa_simd-avx2", "avx2"),
+    for key, value in (("peak_gflops_avx2_threads_1", "88.4"), ("openblas_corename", "Haswell"),
+                       ("onednn_version", "2.7.3 (git N/A)"),
+                       ("impl.simd-avx512", "not run: the CPU lacks AVX-512"),
                        ("host_name", "bench-host-a"), ("num_cpus", "2")):
         expect("| %s | %s |" % (key, value) in md, "context table lacks %s = %s" % (key, value))
     expect("L1 Data 48 KiB" in md and "L3 Unified 54 MiB" in md, "caches not shown")
@@ -141,7 +142,8 @@ def single(binary, fixtures, out_dir):
         expect(wanted in svgs, "missing plot " + wanted)
     # The GFLOP/s plot draws the measured peak from the context.
     with open(os.path.join(out_dir, "attention_seq_gflops_1.svg")) as f:
-        expect("measured peak, 1 thread" in f.read(), "GFLOP/s plot lacks the peak line")
+        expect("measured peak, 1 thread (peak_gflops_avx2_threads_1)" in f.read(),
+               "GFLOP/s plot lacks the peak line of the fastest ISA")
     check_offline(html)
 
 
@@ -153,7 +155,7 @@ def two_machines(binary, fixtures, out_dir):
     label_b = "AMD EPYC 7763 64-Core Processor on bench-host-b"
     expect("| context | %s | %s |" % (label_a, label_b) in md, "machine table lacks both labels")
     expect("time ratio %s / %s" % (label_b, label_a) in md, "no time ratio column")
-    expect("| openblas_core | Haswell | Zen |" in md, "context values not side by side")
+    expect("| openblas_corename | Haswell | Zen |" in md, "context values not side by side")
 
     name = "attention/blas/B:1/H:8/Hkv:8/Lq:2048/Lk:2048/D:64/causal:none/threads:1"
     row = table_row(md, name)
