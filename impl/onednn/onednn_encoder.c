@@ -2,8 +2,9 @@
  * The encoder layer as oneDNN primitives. Post-norm (norm_first = 0):
  *   x0 = x (+ PE)                         reorder copy, or binary add
  *   qkv = x0 W_in^T + b_in                 matmul, bias
- *   scores, softmax, PV -> concat          as in onednn_attention.c, heads
- *                                          read in place from qkv
+ *   heads = qkv split per head             reorder to [3, B, H, L, Dh]
+ *   scores, softmax, PV -> concat          as in onednn_attention.c, PV
+ *                                          writing each head's columns
  *   x0 += concat W_out^T + b_out           matmul, bias, sum post-op
  *   x1 = LN1(x0)                           layer_normalization
  *   hidden = act(x1 W1^T + b1)             matmul, bias, eltwise post-op
@@ -31,7 +32,7 @@ typedef struct {
     int n_x_mems, n_user_mems;
     float *buffers[40];         /* plan-owned buffers, freed in destroy */
     int n_buffers;
-    float *qkv, *concat, *row_scratch, *pad_mask;
+    float *qkv, *heads, *concat, *row_scratch, *pad_mask;
 } encoder_plan;
 
 double atb_onednn_encoder_plan_bytes(const atb_problem *p)
@@ -39,7 +40,8 @@ double atb_onednn_encoder_plan_bytes(const atb_problem *p)
     const atb_encoder_shape *s = &p->encoder;
     const double n = (double)s->batch * (double)s->seq_len, E = (double)s->embed_dim;
     const double F = (double)s->ffn_dim, L = (double)s->seq_len;
-    double floats = n * (2.0 * E + 3.0 * E + E + F);      /* x0/x1 or y, qkv, concat, hidden */
+    /* x0 and x1 (or y), qkv, split heads, concat, hidden */
+    double floats = n * (2.0 * E + 3.0 * E + 3.0 * E + E + F);
     floats += (double)s->batch * (double)s->heads * L * L; /* scores */
     if (s->causal != ATB_CAUSAL_NONE)
         floats += (double)s->batch * L * L;
@@ -269,21 +271,52 @@ static atb_status attention_steps(encoder_plan *plan, char *err, size_t err_len)
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
 
+    /* Split qkv [B, L, 3, H, Dh] into contiguous [3, B, H, L, Dh] first:
+       oneDNN 2.6 runs batched matmuls on head views with a row stride of
+       3E through its slower gemm:jit path, and on contiguous heads through
+       brgemm (about 1.5x faster for PV, measured at L=1024, E=512). */
+    dnnl_memory_desc_t split_src_md, split_dst_md;
+    const dnnl_dims_t split_dims = {3, B, H, L, Dh};
+    const dnnl_dims_t split_strides = {E, L * 3 * E, Dh, 3 * E, 1};
+    TRY(atb_onednn_check(dnnl_memory_desc_init_by_strides(&split_src_md, 5, split_dims,
+                                                          dnnl_f32, split_strides),
+                         "describing the packed projections", err, err_len));
+    TRY(atb_onednn_check(dnnl_memory_desc_init_by_tag(&split_dst_md, 5, split_dims, dnnl_f32,
+                                                      dnnl_abcde),
+                         "describing the split heads", err, err_len));
+    dnnl_memory_t split_src_mem, split_dst_mem;
+    TRY(atb_onednn_memory(prog, &split_src_md, plan->qkv, &split_src_mem, err, err_len));
+    TRY(buffer_memory(plan, &split_dst_md, NULL, (size_t)(3 * B * L * E), &split_dst_mem,
+                      &plan->heads, err, err_len));
+    {
+        dnnl_engine_t engine;
+        dnnl_stream_t stream;
+        TRY(atb_onednn_engine(&engine, &stream, err, err_len));
+        dnnl_primitive_desc_t split_pd;
+        TRY(atb_onednn_check(dnnl_reorder_primitive_desc_create(&split_pd, &split_src_md,
+                                                                engine, &split_dst_md, engine,
+                                                                NULL),
+                             "describing the head split", err, err_len));
+        TRY(atb_onednn_add_step_pd(prog, "split_heads", split_pd, err, err_len));
+        atb_onednn_arg(prog, DNNL_ARG_FROM, split_src_mem);
+        atb_onednn_arg(prog, DNNL_ARG_TO, split_dst_mem);
+    }
+    const size_t head_block = (size_t)(B * L * E); /* floats of Q, K or V */
+
     dnnl_memory_desc_t q_md, kt_md, v_md, scores_md, out_md, causal_md, pad_md;
     const dnnl_dims_t head_dims = {B, H, L, Dh}, kt_dims = {B, H, Dh, L};
-    const dnnl_dims_t qkv_strides = {L * 3 * E, Dh, 3 * E, 1};
-    const dnnl_dims_t kt_strides = {L * 3 * E, Dh, 1, 3 * E};
+    const dnnl_dims_t kt_strides = {H * L * Dh, L * Dh, 1, Dh};
     const dnnl_dims_t out_strides = {L * E, Dh, E, 1};
     const dnnl_dims_t scores_dims = {B, H, L, L}, causal_dims = {B, 1, L, L};
     const dnnl_dims_t pad_dims = {B, 1, 1, L};
-    TRY(atb_onednn_check(dnnl_memory_desc_init_by_strides(&q_md, 4, head_dims, dnnl_f32,
-                                                          qkv_strides),
+    TRY(atb_onednn_check(dnnl_memory_desc_init_by_tag(&q_md, 4, head_dims, dnnl_f32,
+                                                      dnnl_abcd),
                          "describing Q", err, err_len));
     TRY(atb_onednn_check(dnnl_memory_desc_init_by_strides(&kt_md, 4, kt_dims, dnnl_f32,
                                                           kt_strides),
                          "describing K^T", err, err_len));
-    TRY(atb_onednn_check(dnnl_memory_desc_init_by_strides(&v_md, 4, head_dims, dnnl_f32,
-                                                          qkv_strides),
+    TRY(atb_onednn_check(dnnl_memory_desc_init_by_tag(&v_md, 4, head_dims, dnnl_f32,
+                                                      dnnl_abcd),
                          "describing V", err, err_len));
     TRY(atb_onednn_check(dnnl_memory_desc_init_by_strides(&out_md, 4, head_dims, dnnl_f32,
                                                           out_strides),
@@ -299,9 +332,9 @@ static atb_status attention_steps(encoder_plan *plan, char *err, size_t err_len)
                          "describing the padding mask", err, err_len));
 
     dnnl_memory_t q_mem, k_mem, v_mem, out_mem, scores_mem, causal_mem = NULL, pad_mem = NULL;
-    TRY(atb_onednn_memory(prog, &q_md, plan->qkv, &q_mem, err, err_len));
-    TRY(atb_onednn_memory(prog, &kt_md, plan->qkv + E, &k_mem, err, err_len));
-    TRY(atb_onednn_memory(prog, &v_md, plan->qkv + 2 * E, &v_mem, err, err_len));
+    TRY(atb_onednn_memory(prog, &q_md, plan->heads, &q_mem, err, err_len));
+    TRY(atb_onednn_memory(prog, &kt_md, plan->heads + head_block, &k_mem, err, err_len));
+    TRY(atb_onednn_memory(prog, &v_md, plan->heads + 2 * head_block, &v_mem, err, err_len));
     TRY(atb_onednn_memory(prog, &out_md, plan->concat, &out_mem, err, err_len));
     TRY(buffer_memory(plan, &scores_md, NULL, (size_t)(B * H * L * L), &scores_mem, NULL, err,
                       err_len));
@@ -558,11 +591,12 @@ atb_status atb_onednn_encoder_run(void *opaque, const atb_run_args *a, char *err
     const atb_attention_shape as = {.batch = B, .heads = H, .kv_heads = H, .q_len = L,
                                     .kv_len = L, .head_dim = E / H,
                                     .scale = 1.0 / sqrt((double)(E / H)), .causal = s->causal};
+    const size_t head_block = (size_t)(B * L * E);
     const atb_onednn_attention_view view = {
-        .shape = &as, .q = plan->qkv, .k = plan->qkv + E, .v = plan->qkv + 2 * E,
-        .out = plan->concat,
-        .q_batch_stride = L * 3 * E, .q_head_stride = E / H, .q_row_stride = 3 * E,
-        .kv_batch_stride = L * 3 * E, .kv_head_stride = E / H, .kv_row_stride = 3 * E,
+        .shape = &as, .q = plan->heads, .k = plan->heads + head_block,
+        .v = plan->heads + 2 * head_block, .out = plan->concat,
+        .q_batch_stride = L * E, .q_head_stride = L * (E / H), .q_row_stride = E / H,
+        .kv_batch_stride = L * E, .kv_head_stride = L * (E / H), .kv_row_stride = E / H,
         .out_batch_stride = L * E, .out_head_stride = E / H, .out_row_stride = E,
         .kv_valid_len = valid, .row_scratch = plan->row_scratch,
     };
