@@ -8,6 +8,7 @@
 
 #include "harness/check_report.h"
 
+#include "harness/plugin.h"
 #include "harness/registry.h"
 
 #include <math.h>
@@ -94,7 +95,10 @@ void check_report_print_failure(const check_result *r, const atb_problem *proble
         printf("      at %s (flat %lld): expected %.9g, got %.9g, allowed error %.3g\n", where,
                (long long)mm->index, mm->expected, mm->got, mm->bound);
     }
-    printf("      reproduce: attnbench check --impl '^%s$' --case '^%s$' %s\n", r->impl,
+    const atb_impl *impl = atb_registry_find(r->impl);
+    const char *plugin_file = impl ? atb_plugin_file_of(impl) : NULL;
+    printf("      reproduce: attnbench check%s%s --impl '^%s$' --case '^%s$' %s\n",
+           plugin_file ? " --plugin " : "", plugin_file ? plugin_file : "", r->impl,
            r->case_name, r->file);
 }
 

@@ -6,12 +6,19 @@
  * each implementation's error can be reported against naive's, the f32
  * baseline. Results stream to stdout; --json and --junit write them to
  * files at the end, each through a temporary file and a rename.
+ *
+ * With --isolate, every (implementation, case) pair, naive's included, runs
+ * in its own forked child process with a deadline, so that a crash or a hang
+ * becomes an ERROR for that pair only. The parent then runs no OpenMP code
+ * itself, because a child forked after OpenMP threads exist can hang.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "harness/check_report.h"
 #include "harness/commands.h"
 #include "harness/golden_read.h"
+#include "harness/isolate.h"
+#include "harness/plugin.h"
 #include "harness/registry.h"
 #include "harness/tolerance.h"
 
@@ -27,6 +34,10 @@
    enough that a hostile file asking for terabytes is rejected up front. */
 #define DEFAULT_MEMORY_BUDGET_MIB 4096
 
+/* Default deadline for one isolated (implementation, case) pair: far above
+   any committed case on a slow machine, short enough to end a hang. */
+#define DEFAULT_TIMEOUT_S 60
+
 typedef struct {
     const char *impl_regex;
     const char *case_regex;
@@ -35,6 +46,8 @@ typedef struct {
     int op_filter; /* -1: both */
     int n_threads;
     size_t memory_budget_bytes;
+    int isolate;
+    int timeout_s; /* 0: not given */
     char **files;
     int n_files;
 } check_options;
@@ -44,7 +57,8 @@ static void print_check_usage(FILE *to)
     fprintf(to,
             "usage: attnbench check [--impl REGEX] [--op attention|encoder_layer] [--case REGEX]\n"
             "                       [--json FILE] [--junit FILE] [--threads N]\n"
-            "                       [--memory-budget MIB] [FILE.h5 ...]\n");
+            "                       [--memory-budget MIB] [--plugin FILE.so ...]\n"
+            "                       [--isolate [--timeout SECONDS]] [FILE.h5 ...]\n");
 }
 
 static void print_check_help(void)
@@ -58,8 +72,12 @@ static void print_check_help(void)
            "  --junit FILE         write JUnit XML for CI systems\n"
            "  --threads N          threads given to each implementation (default: all cores)\n"
            "  --memory-budget MIB  largest case accepted, in MiB (default %d)\n"
+           ATB_PLUGIN_OPTION_HELP
+           "  --isolate            run each implementation on each case in a child process,\n"
+           "                       so a crash or hang is an ERROR for that case only\n"
+           "  --timeout SECONDS    with --isolate, the deadline for one case (default %d)\n"
            "Exit status: 0 nothing failed (skips allowed), 1 a FAIL or ERROR, 2 misuse.\n",
-           DEFAULT_MEMORY_BUDGET_MIB);
+           DEFAULT_MEMORY_BUDGET_MIB, DEFAULT_TIMEOUT_S);
 }
 
 static int usage_error(const char *fmt, const char *value)
@@ -101,6 +119,8 @@ static int parse_check_options(int argc, char **argv, check_options *o)
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_check_help();
             return -1;
+        } else if (strcmp(arg, "--isolate") == 0) {
+            o->isolate = 1;
         } else if (arg[0] == '-' && arg[1] == '-' && !has_value) {
             return usage_error("option '%s' needs a value", arg);
         } else if (strcmp(arg, "--impl") == 0) {
@@ -128,12 +148,22 @@ static int parse_check_options(int argc, char **argv, check_options *o)
                 return usage_error("--memory-budget: '%s' is not a positive number of MiB",
                                    argv[i]);
             o->memory_budget_bytes = (size_t)value << 20;
+        } else if (strcmp(arg, "--timeout") == 0) {
+            if (!parse_long(argv[++i], 1, 86400, &value))
+                return usage_error("--timeout: '%s' is not a whole number of seconds from 1 to "
+                                   "86400", argv[i]);
+            o->timeout_s = (int)value;
         } else if (arg[0] == '-') {
             return usage_error("unknown option '%s'", arg);
         } else {
             o->files[o->n_files++] = argv[i];
         }
     }
+    if (o->timeout_s && !o->isolate)
+        return usage_error("%s", "--timeout needs --isolate: only an isolated case can be "
+                                 "stopped");
+    if (!o->timeout_s)
+        o->timeout_s = DEFAULT_TIMEOUT_S;
     return 0;
 }
 
@@ -148,18 +178,48 @@ static int compile_regex(regex_t *re, const char *pattern, const char *option)
     return 1;
 }
 
-/* The committed suites: $ATTNBENCH_VECTORS_DIR, the source tree, or the
-   installed data directory, whichever has them first. */
+/* The installed vectors beside the running executable: ATB_DATA_DIR_FROM_BIN
+   is the data directory relative to the bin directory (for example
+   "../share/attnbench/vectors"), so a moved install prefix still finds them.
+   Returns 0 when the executable's path is unknown. */
+static int installed_vectors_dir(char *dir, size_t dir_len)
+{
+#ifdef ATB_DATA_DIR_FROM_BIN
+    char exe[1024];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    const int written = snprintf(dir, dir_len, "%s/%s", exe, ATB_DATA_DIR_FROM_BIN);
+    return written > 0 && (size_t)written < dir_len;
+#else
+    (void)dir;
+    (void)dir_len;
+    return 0;
+#endif
+}
+
+/* The committed suites: $ATTNBENCH_VECTORS_DIR, the install data directory
+   beside the executable, the source tree, or the configured install data
+   directory, whichever has them first. */
 static int find_default_vectors(char paths[2][1024])
 {
-    const char *dirs[3] = {getenv("ATTNBENCH_VECTORS_DIR"), ATB_SOURCE_DIR "/vectors",
+    char beside_exe[1024];
+    const char *dirs[4] = {getenv("ATTNBENCH_VECTORS_DIR"),
+                           installed_vectors_dir(beside_exe, sizeof(beside_exe)) ? beside_exe
+                                                                                 : NULL,
+                           ATB_SOURCE_DIR "/vectors",
 #ifdef ATB_DATA_DIR
                            ATB_DATA_DIR
 #else
                            NULL
 #endif
     };
-    for (int d = 0; d < 3; d++) {
+    for (int d = 0; d < 4; d++) {
         if (!dirs[d])
             continue;
         snprintf(paths[0], 1024, "%s/attention.h5", dirs[d]);
@@ -228,6 +288,36 @@ static void run_pair(const atb_impl *impl, const atb_golden_case *c, int n_threa
                  (long long)result->cmp.n_nonfinite_mismatch);
 }
 
+typedef struct {
+    const atb_impl *impl;
+    const atb_golden_case *c;
+    int n_threads;
+    float *out;
+} pair_job;
+
+static void run_pair_job(void *context, void *result)
+{
+    const pair_job *job = context;
+    run_pair(job->impl, job->c, job->n_threads, job->out, result);
+}
+
+/* run_pair, in a child process when --isolate is given. */
+static void run_pair_as_asked(const atb_impl *impl, const atb_golden_case *c,
+                              const check_options *o, float *out, check_result *result)
+{
+    if (!o->isolate) {
+        run_pair(impl, c, o->n_threads, out, result);
+        return;
+    }
+    pair_job job = {impl, c, o->n_threads, out};
+    char why[256];
+    if (!atb_isolate_run(run_pair_job, &job, result, sizeof(*result), o->timeout_s, why,
+                         sizeof(why))) {
+        result->status = CHECK_ERROR;
+        snprintf(result->reason, sizeof(result->reason), "%s", why);
+    }
+}
+
 /* Error allowed against naive: twice naive's, plus a floor of 4 f32 ULPs of
    the output's magnitude, because naive's own error can be exactly zero. */
 static void judge_against_naive(const atb_golden_case *c, const check_result *naive,
@@ -282,7 +372,7 @@ static void check_case(check_report *report, const check_options *o, const char 
     check_result naive = {0};
     const atb_impl *naive_impl = atb_registry_find("naive");
     if (naive_impl)
-        run_pair(naive_impl, c, o->n_threads, out, &naive);
+        run_pair_as_asked(naive_impl, c, o, out, &naive);
 
     for (int k = 0; k < n_impls; k++) {
         check_result *r = check_report_add(report);
@@ -300,7 +390,7 @@ static void check_case(check_report *report, const check_options *o, const char 
             memcpy(r->case_name, keep.case_name, sizeof(r->case_name));
             r->op = keep.op;
         } else {
-            run_pair(impls[k], c, o->n_threads, out, r);
+            run_pair_as_asked(impls[k], c, o, out, r);
         }
         judge_against_naive(c, &naive, r);
         check_report_print(report, r);
@@ -340,10 +430,26 @@ static void check_file(check_report *report, const check_options *o, const char 
 
 int atb_cmd_check(int argc, char **argv)
 {
+    /* Plugins load first, so that --impl can select their implementations.
+       The report keeps the full command line, --plugin included. */
+    const int full_argc = argc;
+    char **full_argv = malloc(((size_t)argc + 1) * sizeof(char *));
+    if (!full_argv) {
+        fprintf(stderr, "attnbench check: error: out of memory\n");
+        return 2;
+    }
+    memcpy(full_argv, argv, ((size_t)argc + 1) * sizeof(char *));
+    const int plugin_status = atb_plugin_take_options(&argc, argv, "check");
+    if (plugin_status != 0) {
+        free(full_argv);
+        return plugin_status;
+    }
+
     check_options o;
     const int parsed = parse_check_options(argc, argv, &o);
     if (parsed != 0) {
         free(o.files);
+        free(full_argv);
         return parsed < 0 ? 0 : parsed;
     }
 
@@ -352,6 +458,7 @@ int atb_cmd_check(int argc, char **argv)
     if (o.impl_regex) {
         if (!compile_regex(&impl_re, o.impl_regex, "--impl")) {
             free(o.files);
+            free(full_argv);
             return 2;
         }
         have_impl_re = 1;
@@ -361,6 +468,7 @@ int atb_cmd_check(int argc, char **argv)
             if (have_impl_re)
                 regfree(&impl_re);
             free(o.files);
+            free(full_argv);
             return 2;
         }
         have_case_re = 1;
@@ -400,7 +508,7 @@ int atb_cmd_check(int argc, char **argv)
     char **files = o.files ? o.files : default_files;
 
     check_report report;
-    check_report_init(&report, argc, argv);
+    check_report_init(&report, full_argc, full_argv);
     for (int f = 0; f < o.n_files; f++)
         check_file(&report, &o, files[f], impls, n_impls, have_case_re ? &case_re : NULL);
 
@@ -413,5 +521,6 @@ cleanup:
     if (have_case_re)
         regfree(&case_re);
     free(o.files);
+    free(full_argv);
     return exit_code;
 }

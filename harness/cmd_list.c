@@ -3,6 +3,7 @@
  * implements, the ISA it needs and whether it runs on this CPU.
  */
 #include "harness/commands.h"
+#include "harness/plugin.h"
 #include "harness/registry.h"
 
 #include <stdio.h>
@@ -10,11 +11,14 @@
 
 static void print_list_usage(FILE *to)
 {
-    fprintf(to, "usage: attnbench list\n");
+    fprintf(to, "usage: attnbench list [--plugin FILE.so ...]\n");
 }
 
 int atb_cmd_list(int argc, char **argv)
 {
+    const int plugin_status = atb_plugin_take_options(&argc, argv, "list");
+    if (plugin_status != 0)
+        return plugin_status;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             print_list_usage(stdout);

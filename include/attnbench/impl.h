@@ -147,6 +147,45 @@ typedef struct atb_impl {
     void (*describe)(const void *plan, char *buf, size_t buf_len);
 } atb_impl;
 
+/*
+ * Plugins. A plugin is a shared object (a CMake MODULE library) that
+ * attnbench loads with `--plugin PATH` on list, check and bench. It
+ * exports two functions with C linkage:
+ *
+ *   int attnbench_plugin_abi_version(void);
+ *       Returns ATTNBENCH_ABI_VERSION as the plugin saw it when it was
+ *       built. attnbench rejects the plugin when the value differs from its
+ *       own.
+ *
+ *   const atb_impl *const *attnbench_plugin_impls(const char **plugin_name,
+ *                                                 size_t *n_impls);
+ *       Returns the plugin's implementations (*n_impls >= 1 pointers) and
+ *       stores the plugin's name in *plugin_name. The table, the
+ *       implementations and the strings must stay valid until the process
+ *       exits, because attnbench never unloads a plugin.
+ *
+ * attnbench registers each implementation as "PLUGIN.IMPL": the plugin's
+ * name, a dot, the implementation's own name, e.g. "myplugin.flash".
+ * Both parts are non-empty, use only letters, digits, '_' and '-', and the
+ * whole name has at most ATTNBENCH_PLUGIN_MAX_NAME characters, so that it
+ * fits in benchmark names ("attention/myplugin.flash/B:1/...") and reports.
+ * The plugin's name must differ from every built-in implementation's name
+ * and from every other loaded plugin's name.
+ */
+#define ATTNBENCH_PLUGIN_MAX_NAME 63
+#define ATTNBENCH_PLUGIN_ABI_SYMBOL "attnbench_plugin_abi_version"
+#define ATTNBENCH_PLUGIN_IMPLS_SYMBOL "attnbench_plugin_impls"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ATTNBENCH_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define ATTNBENCH_PLUGIN_EXPORT
+#endif
+
+ATTNBENCH_PLUGIN_EXPORT int attnbench_plugin_abi_version(void);
+ATTNBENCH_PLUGIN_EXPORT const atb_impl *const *attnbench_plugin_impls(const char **plugin_name,
+                                                                     size_t *n_impls);
+
 #ifdef __cplusplus
 }
 #endif
