@@ -16,9 +16,12 @@
 #include "reports/report_internal.h"
 #include "reports/stats.h"
 
-/* Sweeps of one kind beyond this many are listed in the tables only, so a
- * large preset does not produce hundreds of plots. */
-#define MAX_SWEEPS_PER_KIND 8
+/* Per operation, sweeps of one kind beyond MAX_SWEEPS are listed in the
+ * tables only, so a large preset does not produce hundreds of plots. The
+ * first FULL_SEQ_SWEEPS sequence sweeps get all four plots (GFLOP/s, peak
+ * fraction, speedup over naive and over blas); later ones GFLOP/s only. */
+#define MAX_SWEEPS 6
+#define FULL_SEQ_SWEEPS 2
 
 typedef enum { SWEEP_SEQ, SWEEP_HEADS, SWEEP_THREADS, SWEEP_DECODE } sweep_kind;
 
@@ -26,6 +29,7 @@ typedef struct {
     char *key;       /* op and the fixed parameters */
     double *xs;      /* distinct x values */
     size_t n_xs;
+    size_t order;    /* position of first appearance, for a stable sort */
 } sweep;
 
 /* === Metrics of one benchmark === */
@@ -451,6 +455,29 @@ static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_ki
     atb_plot_free(&p);
 }
 
+/* Threads value in a sweep key ("... threads:2"), or 0 when absent. */
+static long key_threads(const char *key)
+{
+    const char *t = strstr(key, " threads:");
+    return t ? strtol(t + 9, NULL, 10) : 0;
+}
+
+/* Order of sweeps in the report: more points first, then causal:none,
+ * then fewer threads; ties keep the order of the results file. */
+static int compare_sweeps(const void *pa, const void *pb)
+{
+    const sweep *a = pa, *b = pb;
+    if (a->n_xs != b->n_xs)
+        return a->n_xs > b->n_xs ? -1 : 1;
+    int a_none = strstr(a->key, "causal:none") != NULL, b_none = strstr(b->key, "causal:none") != NULL;
+    if (a_none != b_none)
+        return b_none - a_none;
+    long a_threads = key_threads(a->key), b_threads = key_threads(b->key);
+    if (a_threads != b_threads)
+        return a_threads < b_threads ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
 static void plot_kind(atb_report_doc *doc, const atb_report_input *in, sweep_kind kind,
                       const char *heading)
 {
@@ -460,24 +487,28 @@ static void plot_kind(atb_report_doc *doc, const atb_report_input *in, sweep_kin
         doc->status = ATB_ERR_NOMEM;
         return;
     }
+    for (size_t i = 0; i < n_sweeps; i++)
+        sweeps[i].order = i;
+    qsort(sweeps, n_sweeps, sizeof(sweep), compare_sweeps);
+
     size_t min_points = kind == SWEEP_DECODE ? 1 : 2;
-    size_t drawn = 0, skipped = 0, drawn_encoder = 0;
+    size_t drawn[2] = {0, 0}, skipped = 0; /* per operation: attention, encoder_layer */
     for (size_t i = 0; i < n_sweeps && doc->status == ATB_OK; i++) {
         if (sweeps[i].n_xs < min_points)
             continue;
-        if (drawn == MAX_SWEEPS_PER_KIND) {
+        int encoder = strncmp(sweeps[i].key, "encoder", 7) == 0;
+        size_t index = drawn[encoder];
+        if (index == MAX_SWEEPS) {
             skipped++;
             continue;
         }
-        if (drawn == 0)
+        if (drawn[0] + drawn[1] == 0)
             atb_doc_heading(doc, 3, heading);
-        /* File names number the sweeps of each operation from 1. */
-        int encoder = strncmp(sweeps[i].key, "encoder", 7) == 0;
-        size_t index = encoder ? drawn_encoder : drawn - drawn_encoder;
-        drawn_encoder += encoder;
         switch (kind) {
         case SWEEP_SEQ:
             plot_sweep(doc, in, kind, &sweeps[i], index, METRIC_GFLOPS, NULL);
+            if (index >= FULL_SEQ_SWEEPS)
+                break;
             plot_sweep(doc, in, kind, &sweeps[i], index, METRIC_PEAK_FRACTION, NULL);
             if (any_impl(in, "naive"))
                 plot_sweep(doc, in, kind, &sweeps[i], index, METRIC_SPEEDUP, "naive");
@@ -492,7 +523,7 @@ static void plot_kind(atb_report_doc *doc, const atb_report_input *in, sweep_kin
             plot_sweep(doc, in, kind, &sweeps[i], index, METRIC_BANDWIDTH, NULL);
             break;
         }
-        drawn++;
+        drawn[encoder]++;
     }
     if (skipped > 0) {
         char text[256];
