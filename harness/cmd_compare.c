@@ -78,10 +78,10 @@ int atb_cmd_compare(int argc, char **argv)
         static const char *const names[] = {"--threshold", "--alpha", "--drift-factor",
                                             "--drift-floor", "--markdown"};
         const char *value = NULL;
-        size_t which = 0;
-        for (; which < sizeof(names) / sizeof(names[0]); which++) {
-            size_t len = strlen(names[which]);
-            if (strcmp(arg, names[which]) == 0) {
+        size_t option_index = 0;
+        for (; option_index < sizeof(names) / sizeof(names[0]); option_index++) {
+            size_t len = strlen(names[option_index]);
+            if (strcmp(arg, names[option_index]) == 0) {
                 if (i + 1 >= argc) {
                     fprintf(stderr, "attnbench: error: %s needs a value\n", arg);
                     print_usage(stderr);
@@ -90,13 +90,13 @@ int atb_cmd_compare(int argc, char **argv)
                 value = argv[++i];
                 break;
             }
-            if (strncmp(arg, names[which], len) == 0 && arg[len] == '=') {
+            if (strncmp(arg, names[option_index], len) == 0 && arg[len] == '=') {
                 value = arg + len + 1;
                 break;
             }
         }
         int bad = 0;
-        switch (which) {
+        switch (option_index) {
         case 0: bad = parse_number("--threshold", value, 0.0, 1e6, &opt.threshold_pct); break;
         case 1: bad = parse_number("--alpha", value, 1e-12, 1.0, &opt.alpha); break;
         case 2: bad = parse_number("--drift-factor", value, 1.0, 1e300, &opt.drift_factor); break;

@@ -1,7 +1,7 @@
 /*
- * gnuplot runner: see plot.h. POSIX process control (fork, execvp,
- * waitpid) starts gnuplot; its stdout is discarded and its stderr kept in
- * a file in the temporary directory for the error message.
+ * gnuplot runner: see plot.h. gnuplot is started with fork, execlp and
+ * waitpid. Its stdout is discarded, and its stderr goes to a file in the
+ * temporary directory so that a failure can quote it.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -146,8 +146,8 @@ static void append_data_label(atb_strbuf *b, const char *text)
 
 static void build_script(const atb_plot *p, const char *svg_path, atb_strbuf *s)
 {
-    /* Long legend entries (machine names) go below the plot, one per line,
-     * so they do not squeeze the plot area; the image grows to fit them. */
+    /* Long legend entries (machine names) would squeeze the plot area, so
+     * they go below the plot, one per line, and the image grows to fit. */
     size_t longest_title = 0;
     for (size_t i = 0; i < p->n_series; i++)
         if (strlen(p->series[i].title) > longest_title)

@@ -325,9 +325,9 @@ static void fill_multi_row(char **cells, const atb_report_input *in, const char 
     }
 }
 
-/* Per configuration: median time, CV and peak fraction for each file; with
- * one file also GFLOP/s and plan time, with several the time ratio of each
- * file to the first. */
+/* Write one row per configuration with the median time, CV and peak
+ * fraction of each file. One file adds GFLOP/s and plan time. Several
+ * files add the time ratio of each file to the first. */
 static void results_table(atb_report_doc *doc, const atb_report_input *in, const char *op)
 {
     int single = in->n_bench == 1;

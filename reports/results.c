@@ -125,7 +125,8 @@ static void format_number(atb_strbuf *out, double v)
 }
 
 /* Display text of one context value. Google Benchmark's "caches" array is
- * shown as "L1 Data 32 KiB (x2), ..."; other arrays are joined by commas. */
+ * shown as "L1 Data 32 KiB (shared by 2), ...", and other arrays are joined
+ * by commas. */
 static char *context_value_text(const cJSON *item)
 {
     atb_strbuf out;
@@ -342,8 +343,9 @@ static atb_status split_name(atb_bench *b)
     return (b->op && b->impl) ? ATB_OK : ATB_ERR_NOMEM;
 }
 
-/* Median of each user counter over the iteration rows, or the counters of
- * the median (else mean) aggregate when the file holds aggregates only. */
+/* Take the median of each user counter over the iteration rows, or the
+ * counters of the median (else mean) aggregate when the file contains
+ * aggregates only. */
 static atb_status collect_counters(atb_bench *b, const row_group *g)
 {
     const cJSON **rows = g->rows;
@@ -402,8 +404,11 @@ static atb_status build_bench(atb_bench *b, const row_group *g, const char *path
     b->median_ns = NAN;
     b->cv = NAN;
 
-    /* Errors: Google Benchmark 1.7 writes error_occurred and error_message;
-     * 1.8 and later also write skipped and skip_message for SkipWithMessage. */
+    /* Google Benchmark 1.7.1 (Debian 12) writes error_occurred and
+     * error_message for a failed or skipped run. Rows with "skipped" and
+     * "skip_message" are treated the same.
+     * NOTE: that second form is assumed for newer versions' SkipWithMessage
+     * and was not checked against their output. */
     const cJSON **all = malloc((g->n_rows + 4) * sizeof(cJSON *));
     if (!all)
         return ATB_ERR_NOMEM;

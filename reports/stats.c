@@ -48,11 +48,10 @@ double atb_stddev(const double *x, size_t n)
 }
 
 /*
- * Number of orderings of m values of sample a and n of sample b that give
- * each U in 0..m*n, by the recurrence over the largest value: if it belongs
- * to a, it beats all n values of b (U grows by n); if to b, U is unchanged.
- * counts[u] is filled for the (m, n) requested. Returns 0, or -1 without
- * memory.
+ * Count the orderings of m values of sample a and n of sample b that give
+ * each U in 0..m*n, into counts[u]. The recurrence is over the largest
+ * value. If it belongs to a, it beats all n values of b, so U grows by n.
+ * If it belongs to b, U is unchanged. Returns 0, or -1 without memory.
  */
 static int u_distribution(size_t m, size_t n, double *counts)
 {
@@ -127,7 +126,8 @@ int atb_mann_whitney(const double *a, size_t n_a, const double *b, size_t n_b, a
     free(all);
 
     out->u = u;
-    /* The most extreme orderings (U = 0 or U = n_a n_b) are 1 of C(n, n_a) each. */
+    /* Each of the two extreme orderings (U = 0 and U = n_a n_b) is 1 of
+     * C(n, n_a) equally likely splits. */
     out->min_p = fmin(1.0, 2.0 * exp(-log_binomial(n, n_a)));
 
     if (tie_term == 0.0 && n_a <= ATB_UTEST_EXACT_MAX && n_b <= ATB_UTEST_EXACT_MAX) {

@@ -24,11 +24,11 @@ typedef struct {
 #define ATB_UTEST_EXACT_MAX 20
 
 /*
- * Two-sided Mann-Whitney U test of a against b. Without ties and with both
- * samples of at most ATB_UTEST_EXACT_MAX values the p-value is exact;
- * otherwise it uses the normal approximation with tie and continuity
- * corrections. Returns 0 on success, -1 when a sample has fewer than 2
- * values or memory runs out.
+ * Run the two-sided Mann-Whitney U test of a against b. Without ties and
+ * with both samples of at most ATB_UTEST_EXACT_MAX values the p-value is
+ * exact. Otherwise it uses the normal approximation with tie and
+ * continuity corrections. Returns 0 on success, or -1 when a sample has
+ * fewer than 2 values or memory runs out.
  */
 int atb_mann_whitney(const double *a, size_t n_a, const double *b, size_t n_b, atb_utest *out);
 

@@ -3,7 +3,7 @@
 
 usage: check_report.py ATTNBENCH FIXTURE_DIR OUT_DIR single|two-machines
 
-single: one results file and a check file. Checks that report.md holds
+single: one results file and a check file. Checks that report.md contains
 the fixture's values (median time from the median aggregate, CV from the
 cv aggregate, peak fraction, context entries, the error message of the
 errored benchmark, the conformance counts), that every SVG is well-formed

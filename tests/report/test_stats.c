@@ -25,9 +25,14 @@ static int n_failed = 0;
 static double u_statistic(const double *a, int n_a, const double *b, int n_b)
 {
     double u = 0.0;
-    for (int i = 0; i < n_a; i++)
-        for (int j = 0; j < n_b; j++)
-            u += a[i] > b[j] ? 1.0 : a[i] == b[j] ? 0.5 : 0.0;
+    for (int i = 0; i < n_a; i++) {
+        for (int j = 0; j < n_b; j++) {
+            if (a[i] > b[j])
+                u += 1.0;
+            else if (a[i] == b[j])
+                u += 0.5;
+        }
+    }
     return u;
 }
 
@@ -78,11 +83,11 @@ static void test_exact_against_enumeration(void)
             n_failed++;
             continue;
         }
-        char what[128];
-        snprintf(what, sizeof(what), "exact p-value, sizes %d and %d (trial %d)", n_a, n_b, trial);
-        CHECK_CLOSE(u.p_value, permutation_p(a, n_a, b, n_b), 1e-12, what);
+        char label[128];
+        snprintf(label, sizeof(label), "exact p-value, sizes %d and %d (trial %d)", n_a, n_b, trial);
+        CHECK_CLOSE(u.p_value, permutation_p(a, n_a, b, n_b), 1e-12, label);
         if (!u.exact) {
-            printf("FAILED: %s used the normal approximation\n", what);
+            printf("FAILED: %s used the normal approximation\n", label);
             n_failed++;
         }
     }
