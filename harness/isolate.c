@@ -65,7 +65,7 @@ static void run_child(int write_fd, atb_isolated_fn fn, void *context, void *res
     _exit(0);
 }
 
-/* Reads up to size bytes until EOF or the deadline; returns the count read,
+/* Reads up to size bytes until EOF or the deadline. Returns the count read,
    or -1 when the deadline passed first. */
 static ssize_t read_until_deadline(int fd, unsigned char *buf, size_t size, int64_t deadline_ms)
 {
@@ -142,7 +142,7 @@ int atb_isolate_run(atb_isolated_fn fn, void *context, void *result, size_t resu
         free(buf);
         return 0;
     }
-    /* The child may still be finishing; it gets the rest of the deadline. */
+    /* The child may still be finishing, so it gets the rest of the deadline. */
     while (waitpid(pid, &wait_status, WNOHANG) == 0) {
         if (monotonic_ms() >= deadline_ms) {
             kill(pid, SIGKILL);

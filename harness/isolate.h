@@ -7,10 +7,10 @@
  * through a pipe, so the result must be plain data (no pointers into the
  * child's heap).
  *
- * NOTE: libgomp is not fork-safe once the parent has started an OpenMP
- * thread pool: a child's first parallel region can then hang. A caller
- * that isolates code using OpenMP must keep every OpenMP parallel region
- * out of the parent process and run them in children only.
+ * NOTE: libgomp is not fork-safe. Once the parent has run a parallel
+ * region, a child's first parallel region never returns (seen with GCC 12's
+ * libgomp). A caller that isolates code using OpenMP must therefore run
+ * every parallel region in children, none in the parent.
  */
 #ifndef ATB_ISOLATE_H
 #define ATB_ISOLATE_H

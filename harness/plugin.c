@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A plugin with more implementations than this is most likely returning a
-   garbage count; the registry's own limit on added entries is lower. */
+/* A larger count is most likely garbage from a broken plugin. The
+   registry's own limit on added entries is lower still. */
 #define MAX_IMPLS_PER_PLUGIN 64
 #define MAX_PLUGINS 32
 
@@ -221,7 +221,7 @@ atb_status atb_plugin_load(const char *path, char *err, size_t err_len)
     loaded_plugin *plugin = &plugins[n_plugins];
     memset(plugin, 0, sizeof(*plugin));
 
-    /* dlopen searches the library path for a bare file name; a user who
+    /* dlopen searches the library path for a bare file name, but a user who
        types "--plugin mine.so" means the file in the current directory. */
     if (strlen(path) + 3 > sizeof(plugin->path)) {
         snprintf(err, err_len, "cannot load plugin %.200s...: the path is too long", path);
@@ -284,7 +284,7 @@ atb_status atb_plugin_load(const char *path, char *err, size_t err_len)
     n_plugins++;
     status = register_impls(plugin, table, err, err_len);
     if (status != ATB_OK)
-        return status; /* stays loaded: some copies may be registered */
+        return status; /* stays loaded, because some copies may be registered */
     return ATB_OK;
 
 fail:

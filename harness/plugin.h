@@ -20,13 +20,13 @@ extern "C" {
     "  --plugin FILE.so     load implementations from a plugin (repeatable)\n"
 
 /*
- * Loads the plugin at path (dlopen with RTLD_NOW | RTLD_LOCAL; a path
- * without '/' is taken relative to the current directory, not searched
- * for), checks its ABI version and its table, and registers its
- * implementations. On failure nothing of the plugin is registered and err
- * names the file and what is wrong: ATB_ERR_IO (cannot be loaded),
- * ATB_ERR_FORMAT (missing symbol, wrong ABI version, malformed table) or
- * ATB_ERR_INVALID (a name clash).
+ * Loads the plugin at path with dlopen(RTLD_NOW | RTLD_LOCAL), checks its
+ * ABI version and its table, and registers its implementations. A path
+ * without '/' is taken relative to the current directory, not searched for.
+ * On failure nothing of the plugin is registered, and err names the file
+ * and what is wrong: ATB_ERR_IO (cannot be loaded), ATB_ERR_FORMAT (missing
+ * symbol, wrong ABI version, malformed table) or ATB_ERR_INVALID (a name
+ * clash).
  */
 atb_status atb_plugin_load(const char *path, char *err, size_t err_len);
 
