@@ -45,9 +45,11 @@ int atb_cmd_list(int argc, char **argv)
         const int runs = atb_impl_runs_here(impl, why, sizeof(why));
         if (runs && impl->describe)
             impl->describe(NULL, details, sizeof(details));
-        printf("%-14s %-26s %-7s %-5s %s%s%s\n", impl->name, ops,
+        const char *plugin_file = atb_plugin_file_of(impl);
+        printf("%-14s %-26s %-7s %-5s %s%s%s%s%s\n", impl->name, ops,
                impl->isa_required ? atb_isa_name(impl->isa_required) : "-", runs ? "yes" : "no",
-               runs ? details : why, runs && details[0] ? "; " : "", runs ? impl->notes : "");
+               runs ? details : why, runs && details[0] ? "; " : "", runs ? impl->notes : "",
+               plugin_file ? "; from plugin " : "", plugin_file ? plugin_file : "");
     }
     return 0;
 }

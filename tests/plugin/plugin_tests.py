@@ -68,6 +68,8 @@ def test_list_shows_prefixed_name(args):
     expect(len(rows) == 1, "list shows no row for example.rows", out, err)
     expect("attention" in rows[0] and "yes" in rows[0],
            "example.rows row lacks 'attention' or 'yes': " + rows[0], out, err)
+    expect(rows[0].endswith("from plugin " + plugin(args, "plugin_example")),
+           "example.rows row does not name its plugin file: " + rows[0], out, err)
 
     # The --plugin=PATH spelling works too, and a bare file name means the
     # current directory.
