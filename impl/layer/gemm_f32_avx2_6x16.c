@@ -13,44 +13,54 @@
 #define NR 16
 #define PREFETCH_A_BYTES 384 /* a few k steps ahead of the A stream, which comes from L2 */
 
+/* The accumulators are named variables, not an array: GCC 12 keeps an
+   array of __m256 on the stack and stores it back every k step. */
+#define FOR_EACH_ROW(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+#define DECLARE_ROW(i) __m256 c##i##_0 = _mm256_setzero_ps(), c##i##_1 = _mm256_setzero_ps();
+
+#define PREFETCH_ROW(i) _mm_prefetch((const char *)(c + (i) * ldc), _MM_HINT_T0);
+
+#define FMA_ROW(i)                                                                         \
+    {                                                                                      \
+        const __m256 a = _mm256_broadcast_ss(ak + (i));                                    \
+        c##i##_0 = _mm256_fmadd_ps(a, w0, c##i##_0);                                       \
+        c##i##_1 = _mm256_fmadd_ps(a, w1, c##i##_1);                                       \
+    }
+
+#define STORE_ROW(i)                                                                       \
+    {                                                                                      \
+        float *ci = c + (i) * ldc;                                                         \
+        if (accumulate) {                                                                  \
+            c##i##_0 = _mm256_add_ps(c##i##_0, _mm256_loadu_ps(ci));                       \
+            c##i##_1 = _mm256_add_ps(c##i##_1, _mm256_loadu_ps(ci + 8));                   \
+        }                                                                                  \
+        _mm256_storeu_ps(ci, c##i##_0);                                                    \
+        _mm256_storeu_ps(ci + 8, c##i##_1);                                                \
+    }
+
 static void sgemm_kernel_avx2_6x16(int64_t kc, const float *restrict a_panel,
                                    const float *restrict w_panel, float *restrict c,
                                    int64_t ldc, int accumulate)
 {
-    __m256 acc[MR][2];
-    for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm256_setzero_ps();
-        acc[i][1] = _mm256_setzero_ps();
-    }
+    FOR_EACH_ROW(DECLARE_ROW)
 
-    for (int i = 0; i < MR; i++)
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    /* The C tile is read (or written) after the loop: fetch it now. */
+    FOR_EACH_ROW(PREFETCH_ROW)
 
+    /* One rank-1 update per k step: two W vectors, six broadcasts. */
     const float *ak = a_panel;
     const float *wk = w_panel;
     for (int64_t k = 0; k < kc; k++) {
         const __m256 w0 = _mm256_load_ps(wk);
         const __m256 w1 = _mm256_load_ps(wk + 8);
         _mm_prefetch((const char *)ak + PREFETCH_A_BYTES, _MM_HINT_T0);
-#pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
-            const __m256 ai = _mm256_broadcast_ss(ak + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, w0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, w1, acc[i][1]);
-        }
+        FOR_EACH_ROW(FMA_ROW)
         ak += MR;
         wk += NR;
     }
 
-    for (int i = 0; i < MR; i++) {
-        float *ci = c + i * ldc;
-        if (accumulate) {
-            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(ci));
-            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(ci + 8));
-        }
-        _mm256_storeu_ps(ci, acc[i][0]);
-        _mm256_storeu_ps(ci + 8, acc[i][1]);
-    }
+    FOR_EACH_ROW(STORE_ROW)
 }
 
 const atb_sgemm_kernel atb_sgemm_kernel_avx2_6x16 = {

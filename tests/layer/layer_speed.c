@@ -4,7 +4,9 @@
  * packed SGEMM at M=1024, N=2048, K=512 for each kernel, the layer's four
  * GEMM shapes and its attention alone, and the whole layer for each family,
  * and prints GFLOP/s and the fraction of the matching peak. Each figure is
- * the best of --repeat runs (default 7), because the machine is shared.
+ * the best of --repeat runs (default 7), because the machine is shared; a
+ * short peak sample runs before every timed run, and the peak used is the
+ * best of all samples, so a quiet moment counts for both sides of a ratio.
  *
  * usage: layer_speed [--seq L] [--embed E] [--heads H] [--ffn F]
  *                    [--threads N] [--repeat R] [--act relu|gelu]
@@ -22,69 +24,124 @@
 #include <string.h>
 #include <time.h>
 
+/* With one thread the clock is the process CPU time, so time spent
+   descheduled on the shared machine is not counted; with more threads it
+   is wall time (CPU time would add the threads up). */
+static clockid_t timing_clock = CLOCK_PROCESS_CPUTIME_ID;
+
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(timing_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* 16 independent FMA chains of zmm registers; returns FLOP/s. */
+/* The peak loops are written in assembly so that the accumulators stay in
+   registers: 16 independent zmm FMA chains (AVX-512), 14 ymm chains (AVX2,
+   two registers hold the operands). Operands are zero, so no denormals.
+   Each returns FLOP/s. */
 __attribute__((target("avx512f"))) static double peak_avx512(int64_t iterations)
 {
-    __m512 acc[16];
-    for (int i = 0; i < 16; i++)
-        acc[i] = _mm512_set1_ps((float)i);
-    const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
     const double t0 = now_s();
-    for (int64_t it = 0; it < iterations; it++) {
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]),
-                         "+v"(acc[4]), "+v"(acc[5]), "+v"(acc[6]), "+v"(acc[7]));
-    }
-    const double seconds = now_s() - t0;
-    __m512 sum = acc[0];
-    for (int i = 1; i < 16; i++)
-        sum = _mm512_add_ps(sum, acc[i]);
-    volatile float sink = _mm512_reduce_add_ps(sum);
-    (void)sink;
-    return (double)iterations * 16.0 * 16.0 * 2.0 / seconds;
+    int64_t count = iterations;
+    __asm__ volatile(
+        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vpxord %%zmm1, %%zmm1, %%zmm1\n\t"
+        "vpxord %%zmm2, %%zmm2, %%zmm2\n\t"
+        "vpxord %%zmm3, %%zmm3, %%zmm3\n\t"
+        "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
+        "vpxord %%zmm5, %%zmm5, %%zmm5\n\t"
+        "vpxord %%zmm6, %%zmm6, %%zmm6\n\t"
+        "vpxord %%zmm7, %%zmm7, %%zmm7\n\t"
+        "vpxord %%zmm8, %%zmm8, %%zmm8\n\t"
+        "vpxord %%zmm9, %%zmm9, %%zmm9\n\t"
+        "vpxord %%zmm10, %%zmm10, %%zmm10\n\t"
+        "vpxord %%zmm11, %%zmm11, %%zmm11\n\t"
+        "vpxord %%zmm12, %%zmm12, %%zmm12\n\t"
+        "vpxord %%zmm13, %%zmm13, %%zmm13\n\t"
+        "vpxord %%zmm14, %%zmm14, %%zmm14\n\t"
+        "vpxord %%zmm15, %%zmm15, %%zmm15\n\t"
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "1:\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm0\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm1\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm2\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm3\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm4\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm5\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm6\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm7\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm8\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm9\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm10\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm11\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm12\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm13\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm14\n\t"
+        "vfmadd231ps %%zmm16, %%zmm17, %%zmm15\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(count)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "cc");
+    return (double)iterations * 16.0 * 16.0 * 2.0 / (now_s() - t0);
 }
 
 __attribute__((target("avx2,fma"))) static double peak_avx2(int64_t iterations)
 {
-    __m256 acc[16];
-    for (int i = 0; i < 16; i++)
-        acc[i] = _mm256_set1_ps((float)i);
-    const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
     const double t0 = now_s();
-    for (int64_t it = 0; it < iterations; it++) {
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
-    }
-    const double seconds = now_s() - t0;
-    float lanes[8];
-    __m256 sum = acc[0];
-    for (int i = 1; i < 16; i++)
-        sum = _mm256_add_ps(sum, acc[i]);
-    _mm256_storeu_ps(lanes, sum);
-    volatile float sink = lanes[0];
-    (void)sink;
-    return (double)iterations * 16.0 * 8.0 * 2.0 / seconds;
+    int64_t count = iterations;
+    __asm__ volatile(
+        "vpxor %%ymm0, %%ymm0, %%ymm0\n\t"
+        "vpxor %%ymm1, %%ymm1, %%ymm1\n\t"
+        "vpxor %%ymm2, %%ymm2, %%ymm2\n\t"
+        "vpxor %%ymm3, %%ymm3, %%ymm3\n\t"
+        "vpxor %%ymm4, %%ymm4, %%ymm4\n\t"
+        "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
+        "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
+        "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+        "vpxor %%ymm8, %%ymm8, %%ymm8\n\t"
+        "vpxor %%ymm9, %%ymm9, %%ymm9\n\t"
+        "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
+        "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+        "vpxor %%ymm12, %%ymm12, %%ymm12\n\t"
+        "vpxor %%ymm13, %%ymm13, %%ymm13\n\t"
+        "vpxor %%ymm14, %%ymm14, %%ymm14\n\t"
+        "vpxor %%ymm15, %%ymm15, %%ymm15\n\t"
+        "1:\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm1\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm3\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm4\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm6\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm7\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm9\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm10\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm12\n\t"
+        "vfmadd231ps %%ymm14, %%ymm15, %%ymm13\n\t"
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(count)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");
+    return (double)iterations * 14.0 * 8.0 * 2.0 / (now_s() - t0);
 }
 
-static double best_peak(double (*fn)(int64_t), int repeat)
+static double best_peak512, best_peak256;
+
+/* About 5 ms of each peak loop; keeps the best rate seen. */
+static void sample_peaks(void)
 {
-    double best = 0.0;
-    for (int r = 0; r < repeat; r++) {
-        const double v = fn(20000000);
-        best = v > best ? v : best;
-    }
-    return best;
+    const double v512 = peak_avx512(1000000), v256 = peak_avx2(2000000);
+    best_peak512 = v512 > best_peak512 ? v512 : best_peak512;
+    best_peak256 = v256 > best_peak256 ? v256 : best_peak256;
 }
 
 /* Best seconds of one GEMM over repeat runs. */
@@ -111,6 +168,7 @@ static double time_gemm(const atb_layer_level *level, const atb_sgemm_kernel *ke
     const atb_epilogue ep = {.kind = kind, .bias = bias, .residual = res, .ld_residual = n};
     double best = 1e30;
     for (int r = 0; r < repeat + 1; r++) { /* the first run warms caches and pages */
+        sample_peaks();
         const double t0 = now_s();
         level->sgemm(kernel, m, a, k, &pw, c, n, &ep, scratch, n_threads);
         const double t = now_s() - t0;
@@ -160,33 +218,36 @@ int main(int argc, char **argv)
         return 1;
     }
     omp_set_num_threads(n_threads);
+    if (n_threads > 1)
+        timing_clock = CLOCK_MONOTONIC;
+    printf("clock: %s\n", n_threads > 1 ? "wall (CLOCK_MONOTONIC)" : "process CPU time");
 
-    /* Peak, single thread (multiply by the thread count for the team). */
-    const double peak512 = best_peak(peak_avx512, repeat) * n_threads;
-    const double peak256 = best_peak(peak_avx2, repeat) * n_threads;
-    printf("FMA peak, %d thread(s): avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s\n", n_threads,
-           peak512 * 1e-9, peak256 * 1e-9);
+    /* Results are printed at the end, against the best peak of the run. */
+    char lines[32][320];
+    double line_flops_per_s[32];
+    int line_isa512[32];
+    int n_lines = 0;
 
     /* The GEMM alone at M=1024, N=2048, K=512 for every kernel. */
     struct {
         const char *name;
         const atb_layer_level *level;
         const atb_sgemm_kernel *kernel;
-        double peak;
+        int is512;
     } kernels[] = {
-        {"avx512 intrinsics", &atb_layer_level_avx512, &atb_sgemm_kernel_avx512_12x32, peak512},
-        {"portable avx512", &atb_layer_level_avx512, atb_layer_level_avx512.portable_kernel,
-         peak512},
-        {"avx2 intrinsics", &atb_layer_level_avx2, &atb_sgemm_kernel_avx2_6x16, peak256},
-        {"portable avx2", &atb_layer_level_avx2, atb_layer_level_avx2.portable_kernel, peak256},
+        {"avx512 intrinsics", &atb_layer_level_avx512, &atb_sgemm_kernel_avx512_12x32, 1},
+        {"portable avx512", &atb_layer_level_avx512, atb_layer_level_avx512.portable_kernel, 1},
+        {"avx2 intrinsics", &atb_layer_level_avx2, &atb_sgemm_kernel_avx2_6x16, 0},
+        {"portable avx2", &atb_layer_level_avx2, atb_layer_level_avx2.portable_kernel, 0},
     };
     for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
         const double t = time_gemm(kernels[i].level, kernels[i].kernel, 1024, 2048, 512,
                                    ATB_EPILOGUE_NONE, n_threads, repeat);
         const double flops = 2.0 * 1024 * 2048 * 512;
-        printf("GEMM 1024x2048x512 %-18s %-28s %7.1f GFLOP/s  %.3f of peak\n",
-               kernels[i].name, kernels[i].kernel->name, flops / t * 1e-9,
-               flops / t / kernels[i].peak);
+        snprintf(lines[n_lines], sizeof(lines[0]), "GEMM 1024x2048x512 %-18s %-28s",
+                 kernels[i].name, kernels[i].kernel->name);
+        line_flops_per_s[n_lines] = flops / t;
+        line_isa512[n_lines++] = kernels[i].is512;
     }
 
     /* The layer's GEMMs with their epilogues (AVX-512 kernel). */
@@ -207,9 +268,11 @@ int main(int argc, char **argv)
                                    shapes[i].m, shapes[i].n, shapes[i].k, shapes[i].kind,
                                    n_threads, repeat);
         const double flops = 2.0 * (double)(shapes[i].m * shapes[i].n * shapes[i].k);
-        printf("layer GEMM %-22s %5lldx%5lldx%5lld %8.3f ms %7.1f GFLOP/s  %.3f of peak\n",
-               shapes[i].what, (long long)shapes[i].m, (long long)shapes[i].n,
-               (long long)shapes[i].k, t * 1e3, flops / t * 1e-9, flops / t / peak512);
+        snprintf(lines[n_lines], sizeof(lines[0]), "layer GEMM %-22s %5lldx%5lldx%5lld %8.3f ms",
+                 shapes[i].what, (long long)shapes[i].m, (long long)shapes[i].n,
+                 (long long)shapes[i].k, t * 1e3);
+        line_flops_per_s[n_lines] = flops / t;
+        line_isa512[n_lines++] = 1;
     }
 
     /* The whole layer, each family. */
@@ -233,14 +296,14 @@ int main(int argc, char **argv)
         atb_status (*run)(void *, const float *, const int32_t *, float *, char *, size_t);
         void (*destroy)(void *);
         void (*describe)(const void *, char *, size_t);
-        double peak;
+        int is512;
     } fams[] = {
         {"simd-avx512", atb_simd_avx512_encoder_plan, atb_simd_avx512_encoder_run,
-         atb_simd_avx512_encoder_destroy, atb_simd_avx512_encoder_describe, peak512},
+         atb_simd_avx512_encoder_destroy, atb_simd_avx512_encoder_describe, 1},
         {"simd-avx2", atb_simd_avx2_encoder_plan, atb_simd_avx2_encoder_run,
-         atb_simd_avx2_encoder_destroy, atb_simd_avx2_encoder_describe, peak256},
+         atb_simd_avx2_encoder_destroy, atb_simd_avx2_encoder_describe, 0},
         {"blocked", atb_blocked_encoder_plan, atb_blocked_encoder_run,
-         atb_blocked_encoder_destroy, atb_blocked_encoder_describe, peak512},
+         atb_blocked_encoder_destroy, atb_blocked_encoder_describe, 1},
     };
     for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
         void *plan = NULL;
@@ -252,6 +315,7 @@ int main(int argc, char **argv)
         fams[f].describe(plan, description, sizeof(description));
         double best = 1e30;
         for (int r = 0; r < repeat + 1; r++) {
+            sample_peaks();
             const double t0 = now_s();
             fams[f].run(plan, t.x, NULL, out, err, sizeof(err));
             const double s = now_s() - t0;
@@ -259,10 +323,21 @@ int main(int argc, char **argv)
                 best = s;
         }
         fams[f].destroy(plan);
-        printf("layer %-12s B=1 L=%lld E=%lld H=%lld F=%lld: %8.3f ms %7.1f GFLOP/s  %.3f of "
-               "peak [%s]\n", fams[f].name, (long long)L, (long long)E, (long long)H,
-               (long long)F, best * 1e3, flops / best * 1e-9, flops / best / fams[f].peak,
-               description);
+        snprintf(lines[n_lines], sizeof(lines[0]),
+                 "layer %-12s B=1 L=%lld E=%lld H=%lld F=%lld %8.3f ms [%.120s]", fams[f].name,
+                 (long long)L, (long long)E, (long long)H, (long long)F, best * 1e3,
+                 description);
+        line_flops_per_s[n_lines] = flops / best;
+        line_isa512[n_lines++] = fams[f].is512;
+    }
+
+    const double peak512 = best_peak512 * n_threads, peak256 = best_peak256 * n_threads;
+    printf("FMA peak (best sample), %d thread(s): avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s\n",
+           n_threads, peak512 * 1e-9, peak256 * 1e-9);
+    for (int i = 0; i < n_lines; i++) {
+        const double peak = line_isa512[i] ? peak512 : peak256;
+        printf("%s %7.1f GFLOP/s  %.3f of the %s peak\n", lines[i], line_flops_per_s[i] * 1e-9,
+               line_flops_per_s[i] / peak, line_isa512[i] ? "avx512" : "avx2");
     }
     free(out);
     atb_tensors_free(&t);
