@@ -102,7 +102,7 @@ static void onednn_describe(const void *opaque, char *buf, size_t buf_len)
                           : v->cpu_runtime == DNNL_RUNTIME_TBB   ? "TBB"
                           : v->cpu_runtime == DNNL_RUNTIME_SEQ   ? "sequential"
                                                                  : "other";
-    snprintf(buf, buf_len, "oneDNN %d.%d.%d (%s), CPU runtime %s, ISA %s", v->major, v->minor,
+    snprintf(buf, buf_len, "oneDNN %d.%d.%d (git %s), CPU runtime %s, ISA %s", v->major, v->minor,
              v->patch, v->hash ? v->hash : "no hash", runtime, isa_name(dnnl_get_effective_cpu_isa()));
     if (!plan || !plan->inner)
         return;

@@ -82,11 +82,10 @@ double atb_onednn_memory_limit_bytes(void);
 /*
  * Repairs attention rows after the primitives ran. A row with no allowed
  * key is set to exactly 0. A row with a non-finite value is recomputed
- * exactly over its allowed keys only, because a NaN or Inf in a masked key
- * turns the masked logit into NaN (NaN + -Inf) or the masked product into
- * NaN (0 * Inf) and so reaches rows that must not see it. A finite row
- * needs no repair: a masked logit is -Inf, its weight exactly 0, and 0
- * times a finite value adds nothing.
+ * over its allowed keys only. The masks cannot stop a NaN or Inf in a
+ * masked key: NaN + -Inf is NaN in the logit, and 0 * Inf is NaN in PV.
+ * A finite row needs no repair, because its masked logits are -Inf, their
+ * weights exactly 0, and 0 times a finite value adds nothing.
  */
 typedef struct {
     const atb_attention_shape *shape;
@@ -104,9 +103,9 @@ void atb_onednn_repair_rows(const atb_onednn_attention_view *view, int n_threads
 /* Keys 0 .. n-1 are allowed for query row i; returns n. */
 int64_t atb_onednn_allowed_keys(const atb_attention_shape *shape, int64_t valid, int64_t i);
 
-/* Fills mask [rows, kv_len] for the causal rule: 0 where allowed, -Inf
-   where not; row m is query row m % q_len (the heads of a group follow
-   each other). */
+/* Fills mask [rows, kv_len] for the causal rule with 0 where a key is
+   allowed and -Inf where it is not. Row m is query row m % q_len, because
+   the query heads of one group follow each other. */
 void atb_onednn_fill_causal_mask(const atb_attention_shape *shape, int64_t rows, float *mask);
 
 /* Plans and runs of each operation. */

@@ -1,8 +1,9 @@
 /*
- * Tests of the library-backed implementations blas and onednn: both
- * operations against the float64 reference over shapes that cover every
- * feature and edge, masked keys holding NaN, fully masked rows, NaN that a
- * row depends on, grouped heads, describe() strings and the memory check.
+ * Tests of the library-backed implementations blas and onednn. Both
+ * operations are compared with the float64 reference over shapes that cover
+ * every feature and edge. Further cases: masked keys that contain NaN,
+ * fully masked rows, NaN that a row depends on, grouped heads, describe()
+ * strings and the memory check.
  * Usage: test_libs CASE, where CASE is one of the names in main().
  */
 #include "harness/problem.h"
@@ -278,7 +279,7 @@ static void test_fully_masked_rows_zero(void)
         for (int64_t b = 0; b < 2; b++)
             for (int64_t h = 0; h < 2; h++)
                 for (int64_t row = 0; row < 40; row++) {
-                    /* Row i of batch 1 sees keys j <= i - 24. */
+                    /* Row i of batch 1 may attend to keys j <= i - 24. */
                     const int masked = b == 0 || row < 24;
                     for (int64_t d = 0; d < 8 && masked; d++) {
                         const float x = got[((b * 2 + h) * 40 + row) * 8 + d];
@@ -292,7 +293,7 @@ static void test_fully_masked_rows_zero(void)
     atb_tensors_free(&t);
 }
 
-/* A NaN in a query, or in a key a row sees, makes that row non-finite. */
+/* A NaN in a query, or in a key a row attends to, makes that row non-finite. */
 static void test_nan_dependency_propagates(void)
 {
     atb_problem p = attention_problem(1, 2, 2, 8, 8, 4, ATB_CAUSAL_TOP_LEFT, 0, 1);
@@ -410,7 +411,7 @@ static void test_memory_check_rejects_absurd(void)
            "onednn plan did not return ATB_ERR_NOMEM");
     EXPECT(plan == NULL, "onednn plan returned a plan for an absurd shape");
 
-    /* blas holds 64 x Lk scores per thread, so it needs a longer key axis. */
+    /* blas keeps only 64 x Lk scores per thread, so it needs a longer key axis. */
     atb_problem q = attention_problem(1, 1, 1, 64, (int64_t)1 << 36, 64, ATB_CAUSAL_NONE, 0, 2);
     const atb_impl *blas = impl_named("blas");
     why[0] = '\0';
