@@ -1,28 +1,21 @@
 /*
  * The encoder layer of the blocked, simd-avx2 and simd-avx512 families
- * against the naive float32 layer, over a table of shapes and options:
+ * against the float64 reference, judged by atb_compare (the per-element
+ * bounds that `attnbench check` uses), over a table of shapes and options:
  * relu and gelu, post- and pre-norm, key padding (including a sequence
  * with no valid key), top-left causal, the sinusoidal positional encoding,
  * E in {16, 64, 96, 256, 512}, H in {1, 4, 8}, F in {32, 2048},
- * L in {1, 17, 128}, eps 1e-5 and 1e-6, 1 and 2 threads.
- *
- * Both sides round in f32, so an element may differ by the sum of two f32
- * error budgets. The bound per element is
- *   32 * 2^-24 * sqrt(E + F + L) * max(1, |expected|),
- * the usual sqrt(n) growth of rounding error over the layer's reductions
- * with a constant that leaves room for LayerNorm's amplification (1/std of
- * its input, below 3 for these weights). A checker self-test proves the
- * bound rejects a LayerNorm with the unbiased variance and a tanh GELU.
- *
- * NOTE: the f64 reference (reference/reference.h) replaces naive here once
- * it is implemented; naive is itself f32, so this test compares two f32
- * results rather than one against the exact value.
+ * L in {1, 17, 128}, eps 1e-5 and 1e-6, 1 and 2 threads. A self-test feeds
+ * the same comparison the naive layer with deliberate faults and expects
+ * it to fail, and the plan and run reject invalid input with a status.
  */
 #include "impl/layer/layer.h"
 
 #include "harness/problem.h"
 #include "harness/registry.h"
+#include "harness/tolerance.h"
 #include "impl/naive/naive.h"
+#include "reference/reference.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -88,30 +81,28 @@ static void print_case(const layer_case *c)
            c->n_threads);
 }
 
-/* Returns the fraction of the bound used by the worst element (> 1 fails);
-   NaN in got where expected is finite counts as a failure. */
-static double budget_used(const layer_case *c, const float *expected, const float *got,
-                          int64_t *first_bad)
+/* Compares got with expected through atb_compare; returns 1 when it passes,
+   and prints the first mismatch otherwise. */
+static int compare_output(const atb_tensors *t, const double *expected, const float *got,
+                          atb_compare_result *result)
 {
-    const double u = ldexp(1.0, -24);
-    const double scale = 32.0 * u * sqrt((double)(c->embed_dim + c->ffn_dim + c->seq_len));
-    const int64_t count = c->batch * c->seq_len * c->embed_dim;
-    double worst = 0.0;
-    *first_bad = -1;
-    for (int64_t i = 0; i < count; i++) {
-        const double e = expected[i];
-        const double bound = scale * (fabs(e) > 1.0 ? fabs(e) : 1.0);
-        const double used = fabs((double)got[i] - e) / bound;
-        if (!(used <= 1.0) && *first_bad < 0)
-            *first_bad = i;
-        if (!(used <= worst))
-            worst = isnan(used) ? INFINITY : used;
+    char err[256];
+    const atb_status st = atb_compare(t, expected, got, 0, NULL, result, err, sizeof(err));
+    if (st != ATB_OK) {
+        printf("  atb_compare failed: %s: %s\n", atb_status_string(st), err);
+        return 0;
     }
-    return worst;
+    if (!result->pass && result->n_mismatches > 0)
+        printf("  first mismatch at %lld: expected %.9g got %.9g bound %.3g\n",
+               (long long)result->first[0].index, result->first[0].expected,
+               result->first[0].got, result->first[0].bound);
+    return result->pass;
 }
 
-static atb_status make_inputs(const layer_case *c, atb_tensors *t, float **expected,
-                              atb_naive_fault fault, char *err, size_t err_len)
+/* Allocates and fills the case's tensors, then computes the f64 reference
+   output into *expected. */
+static atb_status make_inputs(const layer_case *c, atb_tensors *t, double **expected, char *err,
+                              size_t err_len)
 {
     atb_problem p = {.op = ATB_OP_ENCODER_LAYER, .n_threads = c->n_threads};
     p.encoder = (atb_encoder_shape){
@@ -127,28 +118,44 @@ static atb_status make_inputs(const layer_case *c, atb_tensors *t, float **expec
         t->kv_valid_len[0] = 0;
 
     const size_t n_out = (size_t)(c->batch * c->seq_len * c->embed_dim);
-    *expected = malloc(n_out * sizeof(float));
-    float *scratch = malloc((atb_naive_encoder_scratch_count(&p.encoder) + 64
-                             + (size_t)c->seq_len * 64) * sizeof(float));
-    if (!*expected || !scratch) {
-        free(scratch);
+    *expected = malloc(n_out * sizeof(double));
+    if (!*expected) {
         snprintf(err, err_len, "out of memory");
         return ATB_ERR_NOMEM;
     }
     const atb_encoder_weights w = atb_tensors_weights(t);
-    atb_naive_encoder_f32(&p.encoder, &w, t->x, t->kv_valid_len, *expected, scratch, fault);
+    st = atb_ref_encoder_layer(&p.encoder, &w, t->x, t->kv_valid_len, *expected);
+    if (st != ATB_OK)
+        snprintf(err, err_len, "the reference rejected the case");
+    return st;
+}
+
+/* The naive layer's output with a fault, for the comparison self-test. */
+static float *naive_output(const atb_tensors *t, atb_naive_fault fault)
+{
+    const atb_encoder_shape *s = &t->problem.encoder;
+    const size_t n_out = (size_t)(s->batch * s->seq_len * s->embed_dim);
+    float *out = malloc(n_out * sizeof(float));
+    float *scratch = malloc((atb_naive_encoder_scratch_count(s) + (size_t)s->seq_len * 64)
+                            * sizeof(float));
+    if (out && scratch) {
+        const atb_encoder_weights w = atb_tensors_weights(t);
+        atb_naive_encoder_f32(s, &w, t->x, t->kv_valid_len, out, scratch, fault);
+    }
     free(scratch);
-    return ATB_OK;
+    return out;
 }
 
 static void check_case(const layer_case *c)
 {
     char err[256];
     atb_tensors t;
-    float *expected = NULL;
-    if (make_inputs(c, &t, &expected, ATB_NAIVE_FAULT_NONE, err, sizeof(err)) != ATB_OK) {
+    double *expected = NULL;
+    if (make_inputs(c, &t, &expected, err, sizeof(err)) != ATB_OK) {
         printf("FAIL setup: %s\n", err);
         n_failures++;
+        free(expected);
+        atb_tensors_free(&t);
         return;
     }
     const size_t n_out = (size_t)(c->batch * c->seq_len * c->embed_dim);
@@ -178,53 +185,58 @@ static void check_case(const layer_case *c)
             n_failures++;
             continue;
         }
-        int64_t bad;
-        const double used = budget_used(c, expected, got, &bad);
-        printf("%s %s ", used <= 1.0 ? "ok  " : "FAIL", fam->name);
+        atb_compare_result result;
+        const int pass = compare_output(&t, expected, got, &result);
+        printf("%s %s ", pass ? "ok  " : "FAIL", fam->name);
         print_case(c);
-        printf(": %.3f of the bound [%s]\n", used, description);
-        if (used > 1.0 || isnan(used)) {
-            printf("  first mismatch at %lld: expected %.9g got %.9g\n", (long long)bad,
-                   expected[bad], got[bad]);
+        printf(": %.3f of the bound, max abs error %.3g [%s]\n", result.budget_used,
+               result.max_abs_error, description);
+        if (!pass)
             n_failures++;
-        }
     }
     free(got);
     free(expected);
     atb_tensors_free(&t);
 }
 
-/* The bound must reject known faults: naive with a fault against naive. */
-static void check_bound_rejects_faults(void)
+/* The comparison must reject known faults: the naive layer with a fault
+   against the reference. The correct naive layer must pass, or the
+   rejections prove nothing. */
+static void check_compare_rejects_faults(void)
 {
     const layer_case c = {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1};
-    const atb_naive_fault faults[] = {ATB_NAIVE_FAULT_LN_UNBIASED, ATB_NAIVE_FAULT_GELU_TANH,
+    const atb_naive_fault faults[] = {ATB_NAIVE_FAULT_NONE, ATB_NAIVE_FAULT_LN_UNBIASED,
+                                      ATB_NAIVE_FAULT_GELU_TANH,
                                       ATB_NAIVE_FAULT_MASK_OFF_BY_ONE};
-    const char *names[] = {"unbiased LayerNorm variance", "tanh GELU", "mask off by one"};
+    const char *names[] = {"no fault", "unbiased LayerNorm variance", "tanh GELU",
+                           "mask off by one"};
     char err[256];
-    for (int i = 0; i < 3; i++) {
-        atb_tensors t, t_faulty;
-        float *expected = NULL, *faulty = NULL;
-        if (make_inputs(&c, &t, &expected, ATB_NAIVE_FAULT_NONE, err, sizeof(err)) != ATB_OK
-            || make_inputs(&c, &t_faulty, &faulty, faults[i], err, sizeof(err)) != ATB_OK) {
-            printf("FAIL setup: %s\n", err);
-            n_failures++;
-            return;
-        }
-        int64_t bad;
-        const double used = budget_used(&c, expected, faulty, &bad);
-        if (used <= 1.0) {
-            printf("FAIL checker self-test: a layer with %s used only %.3f of the bound\n",
-                   names[i], used);
+    atb_tensors t;
+    double *expected = NULL;
+    if (make_inputs(&c, &t, &expected, err, sizeof(err)) != ATB_OK) {
+        printf("FAIL setup: %s\n", err);
+        n_failures++;
+        free(expected);
+        atb_tensors_free(&t);
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        float *got = naive_output(&t, faults[i]);
+        atb_compare_result result;
+        const int pass = got && compare_output(&t, expected, got, &result);
+        const int should_pass = faults[i] == ATB_NAIVE_FAULT_NONE;
+        if (pass != should_pass) {
+            printf("FAIL comparison self-test: naive with %s %s\n", names[i],
+                   pass ? "passed" : "failed");
             n_failures++;
         } else {
-            printf("ok   checker self-test: %s rejected (%.1f x the bound)\n", names[i], used);
+            printf("ok   comparison self-test: naive with %s %s (%.3g of the bound)\n",
+                   names[i], pass ? "passed" : "rejected", result.budget_used);
         }
-        free(expected);
-        free(faulty);
-        atb_tensors_free(&t);
-        atb_tensors_free(&t_faulty);
+        free(got);
     }
+    free(expected);
+    atb_tensors_free(&t);
 }
 
 /* Bad input gets an error, not a crash. */
@@ -233,10 +245,12 @@ static void check_invalid_inputs(void)
     char err[256];
     const layer_case c = {2, 17, 16, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1};
     atb_tensors t;
-    float *expected = NULL;
-    if (make_inputs(&c, &t, &expected, ATB_NAIVE_FAULT_NONE, err, sizeof(err)) != ATB_OK) {
+    double *expected = NULL;
+    if (make_inputs(&c, &t, &expected, err, sizeof(err)) != ATB_OK) {
         printf("FAIL setup: %s\n", err);
         n_failures++;
+        free(expected);
+        atb_tensors_free(&t);
         return;
     }
     float *got = malloc(sizeof(float) * (size_t)(2 * 17 * 16));
@@ -295,7 +309,7 @@ static void check_invalid_inputs(void)
 
 int main(void)
 {
-    check_bound_rejects_faults();
+    check_compare_rejects_faults();
     check_invalid_inputs();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         check_case(&cases[i]);
