@@ -5,6 +5,7 @@
  */
 #include "impl/blocked/blocked_attention.h"
 #include "impl/blocked/flash_tiling.h"
+#include "impl/layer/layer.h"
 
 #include "harness/registry.h"
 
@@ -60,7 +61,6 @@ typedef struct {
 static atb_status entry_plan_create(const atb_problem *problem, const atb_encoder_weights *w,
                                     void **out, char *err, size_t err_len)
 {
-    (void)w;
     *out = NULL;
     entry_plan *plan = calloc(1, sizeof(*plan));
     if (!plan) {
@@ -73,6 +73,9 @@ static atb_status entry_plan_create(const atb_problem *problem, const atb_encode
     switch (problem->op) {
     case ATB_OP_ATTENTION:
         st = atb_blocked_attention_plan(problem, &plan->op_plan, err, err_len);
+        break;
+    case ATB_OP_ENCODER_LAYER:
+        st = atb_blocked_encoder_plan(problem, w, &plan->op_plan, err, err_len);
         break;
     default:
         snprintf(err, err_len, "blocked: operation %s is not supported",
@@ -95,6 +98,9 @@ static atb_status entry_run(void *opaque, const atb_run_args *a, char *err, size
     case ATB_OP_ATTENTION:
         return atb_blocked_attention_run(plan->op_plan, a->q, a->k, a->v, a->kv_valid_len,
                                          a->out, err, err_len);
+    case ATB_OP_ENCODER_LAYER:
+        return atb_blocked_encoder_run(plan->op_plan, a->x, a->kv_valid_len, a->out, err,
+                                       err_len);
     default:
         snprintf(err, err_len, "blocked: operation %s is not supported", atb_op_name(plan->op));
         return ATB_ERR_UNSUPPORTED;
@@ -110,6 +116,9 @@ static void entry_destroy(void *opaque)
     case ATB_OP_ATTENTION:
         atb_blocked_attention_destroy(plan->op_plan);
         break;
+    case ATB_OP_ENCODER_LAYER:
+        atb_blocked_encoder_destroy(plan->op_plan);
+        break;
     default:
         break;
     }
@@ -119,6 +128,10 @@ static void entry_destroy(void *opaque)
 static void entry_describe(const void *opaque, char *buf, size_t buf_len)
 {
     const entry_plan *plan = opaque;
+    if (plan && plan->op == ATB_OP_ENCODER_LAYER) {
+        atb_blocked_encoder_describe(plan->op_plan, buf, buf_len);
+        return;
+    }
     const void *attention_plan = plan && plan->op == ATB_OP_ATTENTION ? plan->op_plan : NULL;
     snprintf(buf, buf_len, "portable C compiled for %s, chosen at run time (CPU allows %s)",
              atb_blocked_attention_isa(attention_plan), atb_isa_name(atb_cpu_isa()));
@@ -126,7 +139,7 @@ static void entry_describe(const void *opaque, char *buf, size_t buf_len)
 
 const atb_impl atb_impl_blocked = {
     .name = "blocked",
-    .ops = ATB_OPS_ATTENTION,
+    .ops = ATB_OPS_ATTENTION | ATB_OPS_ENCODER_LAYER,
     .isa_required = 0,
     .notes = "portable C flash attention (online softmax), compiled for baseline, AVX2 "
              "and AVX-512",

@@ -6,6 +6,7 @@
  */
 #include "impl/simd/simd_attention.h"
 #include "impl/blocked/flash_tiling.h"
+#include "impl/layer/layer.h"
 
 #include "harness/registry.h"
 
@@ -80,19 +81,28 @@ typedef struct {
     atb_status (*attention_run)(void *, const float *, const float *, const float *,
                                 const int32_t *, float *, char *, size_t);
     void (*attention_destroy)(void *);
+    atb_status (*encoder_plan)(const atb_problem *, const atb_encoder_weights *, void **, char *,
+                               size_t);
+    atb_status (*encoder_run)(void *, const float *, const int32_t *, float *, char *, size_t);
+    void (*encoder_destroy)(void *);
+    void (*encoder_describe)(const void *, char *, size_t);
 } entry_functions;
 
 static const entry_functions avx2_functions = {
     "simd-avx2", atb_simd_avx2_attention_plan, atb_simd_avx2_attention_run,
-    atb_simd_avx2_attention_destroy,
+    atb_simd_avx2_attention_destroy, atb_simd_avx2_encoder_plan, atb_simd_avx2_encoder_run,
+    atb_simd_avx2_encoder_destroy, atb_simd_avx2_encoder_describe,
 };
 static const entry_functions avx512_functions = {
     "simd-avx512", atb_simd_avx512_attention_plan, atb_simd_avx512_attention_run,
-    atb_simd_avx512_attention_destroy,
+    atb_simd_avx512_attention_destroy, atb_simd_avx512_encoder_plan,
+    atb_simd_avx512_encoder_run, atb_simd_avx512_encoder_destroy,
+    atb_simd_avx512_encoder_describe,
 };
 
 static atb_status entry_plan_create(const entry_functions *f, const atb_problem *problem,
-                                    void **out, char *err, size_t err_len)
+                                    const atb_encoder_weights *w, void **out, char *err,
+                                    size_t err_len)
 {
     *out = NULL;
     entry_plan *plan = calloc(1, sizeof(*plan));
@@ -106,6 +116,9 @@ static atb_status entry_plan_create(const entry_functions *f, const atb_problem 
     switch (problem->op) {
     case ATB_OP_ATTENTION:
         st = f->attention_plan(problem, &plan->op_plan, err, err_len);
+        break;
+    case ATB_OP_ENCODER_LAYER:
+        st = f->encoder_plan(problem, w, &plan->op_plan, err, err_len);
         break;
     default:
         snprintf(err, err_len, "%s: operation %s is not supported", f->family,
@@ -129,6 +142,8 @@ static atb_status entry_run(const entry_functions *f, void *opaque, const atb_ru
     case ATB_OP_ATTENTION:
         return f->attention_run(plan->op_plan, a->q, a->k, a->v, a->kv_valid_len, a->out, err,
                                 err_len);
+    case ATB_OP_ENCODER_LAYER:
+        return f->encoder_run(plan->op_plan, a->x, a->kv_valid_len, a->out, err, err_len);
     default:
         snprintf(err, err_len, "%s: operation %s is not supported", f->family,
                  atb_op_name(plan->op));
@@ -145,15 +160,23 @@ static void entry_destroy(const entry_functions *f, void *opaque)
     case ATB_OP_ATTENTION:
         f->attention_destroy(plan->op_plan);
         break;
+    case ATB_OP_ENCODER_LAYER:
+        f->encoder_destroy(plan->op_plan);
+        break;
     default:
         break;
     }
     free(plan);
 }
 
-static void entry_describe(const char *isa, const void *opaque, char *buf, size_t buf_len)
+static void entry_describe(const entry_functions *f, const char *isa, const void *opaque,
+                           char *buf, size_t buf_len)
 {
     const entry_plan *plan = opaque;
+    if (plan && plan->op == ATB_OP_ENCODER_LAYER) {
+        f->encoder_describe(plan->op_plan, buf, buf_len);
+        return;
+    }
     int64_t split = 0;
     if (plan && plan->op == ATB_OP_ATTENTION)
         split = atb_flash_plan_split_chunk(plan->op_plan);
@@ -167,8 +190,7 @@ static void entry_describe(const char *isa, const void *opaque, char *buf, size_
 static atb_status avx2_plan(const atb_problem *problem, const atb_encoder_weights *w,
                             void **out, char *err, size_t err_len)
 {
-    (void)w;
-    return entry_plan_create(&avx2_functions, problem, out, err, err_len);
+    return entry_plan_create(&avx2_functions, problem, w, out, err, err_len);
 }
 static atb_status avx2_run(void *plan, const atb_run_args *a, char *err, size_t err_len)
 {
@@ -180,14 +202,13 @@ static void avx2_destroy(void *plan)
 }
 static void avx2_describe(const void *plan, char *buf, size_t buf_len)
 {
-    entry_describe("avx2", plan, buf, buf_len);
+    entry_describe(&avx2_functions, "avx2", plan, buf, buf_len);
 }
 
 static atb_status avx512_plan(const atb_problem *problem, const atb_encoder_weights *w,
                               void **out, char *err, size_t err_len)
 {
-    (void)w;
-    return entry_plan_create(&avx512_functions, problem, out, err, err_len);
+    return entry_plan_create(&avx512_functions, problem, w, out, err, err_len);
 }
 static atb_status avx512_run(void *plan, const atb_run_args *a, char *err, size_t err_len)
 {
@@ -199,12 +220,12 @@ static void avx512_destroy(void *plan)
 }
 static void avx512_describe(const void *plan, char *buf, size_t buf_len)
 {
-    entry_describe("avx512", plan, buf, buf_len);
+    entry_describe(&avx512_functions, "avx512", plan, buf, buf_len);
 }
 
 const atb_impl atb_impl_simd_avx2 = {
     .name = "simd-avx2",
-    .ops = ATB_OPS_ATTENTION,
+    .ops = ATB_OPS_ATTENTION | ATB_OPS_ENCODER_LAYER,
     .isa_required = ATB_ISA_AVX2,
     .notes = "flash attention, AVX2 + FMA micro-kernels 6x2 vectors, fused softmax",
     .plan = avx2_plan,
@@ -215,7 +236,7 @@ const atb_impl atb_impl_simd_avx2 = {
 
 const atb_impl atb_impl_simd_avx512 = {
     .name = "simd-avx512",
-    .ops = ATB_OPS_ATTENTION,
+    .ops = ATB_OPS_ATTENTION | ATB_OPS_ENCODER_LAYER,
     .isa_required = ATB_ISA_AVX512,
     .notes = "flash attention, AVX-512 micro-kernels 6x4 vectors, fused softmax",
     .plan = avx512_plan,
