@@ -17,7 +17,7 @@ extern "C" {
 
 /* Help text for the option, for a command's --help output. */
 #define ATB_PLUGIN_OPTION_HELP \
-    "  --plugin FILE.so     load implementations from a plugin (repeatable)\n"
+    "  --plugin FILE.so     load a plugin's implementations as PLUGIN.IMPL (repeatable)\n"
 
 /*
  * Loads the plugin at path with dlopen(RTLD_NOW | RTLD_LOCAL), checks its
