@@ -47,6 +47,10 @@ static inline vmask v_first_lanes(int64_t n)
     const int clamped = n < 0 ? 0 : n > VL ? VL : (int)n;
     return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(clamped), lanes));
 }
+static inline vf v_load_first(const float *p, int64_t n)
+{
+    return _mm256_maskload_ps(p, _mm256_castps_si256(v_first_lanes(n)));
+}
 static inline float v_reduce_max(vf a)
 {
     __m128 x = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));

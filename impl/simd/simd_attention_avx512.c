@@ -48,6 +48,10 @@ static inline vmask v_first_lanes(int64_t n)
 {
     return n >= VL ? (vmask)0xffff : n <= 0 ? (vmask)0 : (vmask)((1u << n) - 1u);
 }
+static inline vf v_load_first(const float *p, int64_t n)
+{
+    return _mm512_maskz_loadu_ps(v_first_lanes(n), p);
+}
 static inline float v_reduce_max(vf a) { return _mm512_reduce_max_ps(a); }
 static inline float v_reduce_add(vf a) { return _mm512_reduce_add_ps(a); }
 static inline vf v_round(vf a)

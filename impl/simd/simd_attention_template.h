@@ -15,7 +15,8 @@
  *   KV_TILE, Q_TILE    keys per tile, query rows per job
  * and the static inline functions v_zero, v_set1, v_load, v_store, v_add,
  * v_sub, v_mul, v_fmadd (a * b + c), v_fnmadd (c - a * b), v_max, v_lt
- * (ordered, false for NaN), v_isnan, v_mask_or, v_mask_any, v_select
+ * (ordered, false for NaN), v_isnan, v_load_first (lanes 0 .. n-1 of memory,
+ * zero above, reading nothing past them), v_mask_or, v_mask_any, v_select
  * (mask ? a : b), v_first_lanes (lanes 0 .. n-1 set), v_reduce_max,
  * v_reduce_add, v_round (to nearest even) and v_scale_pow2 (x * 2^n for
  * integral n in [-126, 127], NaN n giving NaN).
@@ -26,6 +27,7 @@
  */
 #include "impl/blocked/flash_tiling.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -39,6 +41,7 @@
 #define TILE_VECTORS (KV_TILE / VL)
 _Static_assert(KV_TILE % (QK_NC * VL) == 0, "a K tile is whole QK^T register blocks");
 _Static_assert(Q_TILE % MR == 0 || Q_TILE > MR, "a job holds at least one row block");
+_Static_assert(KV_TILE % 8 == 0, "K tiles are packed in 8 x 8 blocks");
 
 /* === Exponential === */
 
@@ -84,6 +87,53 @@ void SIMD_NAME(atb_simd_exp_f32_)(const float *x, float *y, int64_t n)
         v_store(out, v_exp_nonpositive(v_load(in)));
         memcpy(y + i, out, (size_t)(n - i) * sizeof(float));
     }
+}
+
+/* === K tile packing === */
+
+/* Writes the transpose of an 8 x 8 block: rows are 8 keys' elements
+   d0 .. d0+7, stored as 8 columns j0 .. j0+7 of the [D][KV_TILE] tile. */
+SIMD_INLINE void transpose_8x8(const float *k, int64_t D, float *dst)
+{
+    __m256 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_loadu_ps(k + i * D);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);     /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);     /* a0 b0 c0 d0 | a4 .. d4 */
+        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee); /* a1 .. d1 | a5 .. d5 */
+        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(dst + i * KV_TILE, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(dst + (i + 4) * KV_TILE, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+/* Packs keys 0 .. n-1 of k [n][D] into dst [D][KV_TILE] with zero columns
+   n .. KV_TILE-1, like atb_flash_pack_k_tile but with 8 x 8 register
+   transposes: about 5 instructions per 8 elements instead of 16, which
+   matters when a K tile is packed for a few dozen query rows. */
+static void pack_k_tile(const float *restrict k, int64_t D, int64_t n, float *restrict dst)
+{
+    const int64_t n8 = n / 8 * 8, D8 = D / 8 * 8;
+    for (int64_t j = 0; j < n8; j += 8) {
+        for (int64_t d = 0; d < D8; d += 8)
+            transpose_8x8(k + j * D + d, D, dst + d * KV_TILE + j);
+        for (int64_t jj = j; jj < j + 8; jj++)
+            for (int64_t d = D8; d < D; d++)
+                dst[d * KV_TILE + jj] = k[jj * D + d];
+    }
+    for (int64_t j = n8; j < n; j++)
+        for (int64_t d = 0; d < D; d++)
+            dst[d * KV_TILE + j] = k[j * D + d];
+    if (n < KV_TILE)
+        for (int64_t d = 0; d < D; d++)
+            memset(dst + d * KV_TILE + n, 0, (size_t)(KV_TILE - n) * sizeof(float));
 }
 
 /* === QK^T register block === */
@@ -137,6 +187,40 @@ static void logits_block(int nr, const float *const *q_rows, int64_t D, const fl
 #undef LOGITS_CASE
         default: break;
         }
+    }
+}
+
+/* === QK^T from unpacked K, for few rows === */
+
+/* Rows a job may have for logits_direct(); more rows amortize packing. */
+#define DIRECT_MAX_ROWS 4
+
+/* s[r][j] = q_r . k_j for j < n_keys, reading K rows as they are stored.
+   For decode (one to four query rows per KV head) this beats packing: K
+   is read once, in order, which the hardware prefetchers follow, and a
+   transpose would cost more than the products it feeds. Each dot product
+   runs along d and is reduced across lanes at the end. */
+static void logits_direct(int64_t n_rows, const float *const *q_rows, int64_t D,
+                          const float *restrict k, int64_t n_keys, float *restrict s)
+{
+    const int64_t D_full = D / VL * VL;
+    for (int64_t j = 0; j < n_keys; j++) {
+        const float *kj = k + j * D;
+        vf acc[DIRECT_MAX_ROWS];
+        for (int64_t r = 0; r < n_rows; r++)
+            acc[r] = v_zero();
+        for (int64_t d = 0; d < D_full; d += VL) {
+            const vf kv = v_load(kj + d);
+            for (int64_t r = 0; r < n_rows; r++)
+                acc[r] = v_fmadd(v_load(q_rows[r] + d), kv, acc[r]);
+        }
+        if (D_full < D) {
+            const vf kv = v_load_first(kj + D_full, D - D_full);
+            for (int64_t r = 0; r < n_rows; r++)
+                acc[r] = v_fmadd(v_load_first(q_rows[r] + D_full, D - D_full), kv, acc[r]);
+        }
+        for (int64_t r = 0; r < n_rows; r++)
+            s[r * KV_TILE + j] = v_reduce_add(acc[r]);
     }
 }
 
@@ -334,12 +418,8 @@ static void simd_rows(const atb_flash_job *job)
     for (int64_t j0 = job->kv_begin; j0 < job->kv_end && j0 < max_limit; j0 += KV_TILE) {
         const int64_t n_keys = job->kv_end - j0 < KV_TILE ? job->kv_end - j0 : KV_TILE;
 
-        /* K tile [D][KV_TILE] and V rows [n_keys][Dp], packed here unless
-           the plan packed them already or V needs no padding. */
-        const float *kt = job->k_packed ? job->k_packed + (j0 / KV_TILE) * D * KV_TILE
-                                        : sc->kt;
-        if (!job->k_packed)
-            atb_flash_pack_k_tile(job->k + j0 * D, D, n_keys, KV_TILE, sc->kt);
+        /* V rows [n_keys][Dp], packed here when the plan did not pack
+           them and D needs padding. */
         const float *vt = job->v + j0 * D;
         if (job->v_packed) {
             vt = job->v_packed + j0 * Dp;
@@ -348,14 +428,26 @@ static void simd_rows(const atb_flash_job *job)
             vt = sc->vt;
         }
 
-        /* Logits of every row block that has an allowed key in the tile. */
-        for (int64_t r0 = 0; r0 < n_rows; r0 += MR) {
-            const int nb = (int)(n_rows - r0 < MR ? n_rows - r0 : MR);
-            int64_t block_limit = 0;
-            for (int64_t r = r0; r < r0 + nb; r++)
-                block_limit = job->row_limit[r] > block_limit ? job->row_limit[r] : block_limit;
-            if (block_limit > j0)
-                logits_block(nb, job->q_rows + r0, D, kt, sc->s + r0 * KV_TILE);
+        if (!job->k_packed && n_rows <= DIRECT_MAX_ROWS) {
+            /* Few rows: logits straight from the K rows. */
+            logits_direct(n_rows, job->q_rows, D, job->k + j0 * D, n_keys, sc->s);
+        } else {
+            /* K tile [D][KV_TILE], packed here unless the plan packed it. */
+            const float *kt = job->k_packed ? job->k_packed + (j0 / KV_TILE) * D * KV_TILE
+                                            : sc->kt;
+            if (!job->k_packed)
+                pack_k_tile(job->k + j0 * D, D, n_keys, sc->kt);
+
+            /* Logits of every row block that has an allowed key in the tile. */
+            for (int64_t r0 = 0; r0 < n_rows; r0 += MR) {
+                const int nb = (int)(n_rows - r0 < MR ? n_rows - r0 : MR);
+                int64_t block_limit = 0;
+                for (int64_t r = r0; r < r0 + nb; r++)
+                    block_limit =
+                        job->row_limit[r] > block_limit ? job->row_limit[r] : block_limit;
+                if (block_limit > j0)
+                    logits_block(nb, job->q_rows + r0, D, kt, sc->s + r0 * KV_TILE);
+            }
         }
 
         /* Softmax of each row over its allowed keys in the tile; the mask

@@ -6,6 +6,9 @@
  * shared.
  *
  * usage: attention_kernels_timing [targets | IMPL B H Hkv Lq Lk D CAUSAL THREADS]
+ * Times are CPU seconds over the thread count (see cpu_s), so other
+ * processes on the shared machine distort them less than wall time; the
+ * best wall time is printed too.
  * Prints one line per measurement: time, GFLOP/s (FLOPs by the project's
  * convention, 4*D per allowed query-key pair) and the fraction of the
  * peak of the implementation's ISA at the same thread count; for decode
@@ -29,9 +32,20 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of all threads of the process. The machine is shared, so a
+   thread may wait for a core; dividing CPU time by the thread count gives
+   the time the run would take with its cores to itself (idle OpenMP
+   threads spin, so load imbalance still counts). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* === Peak === */
 
-#define PEAK_ITERATIONS 20000000
+#define PEAK_ITERATIONS 5000000
 
 /* 16 independent accumulators: enough to cover a 4-cycle FMA latency on
    two pipes twice over. Returns FLOPs done. */
@@ -51,22 +65,27 @@ __attribute__((target("avx512f"), noinline)) static double fma_loop_avx512(float
     return 2.0 * 16 * 16 * (double)PEAK_ITERATIONS;
 }
 
+/* AVX2 has 16 registers, so 16 accumulators and the two constants would
+   spill and chain through memory; 14 accumulators still cover the FMA
+   latency on two pipes. */
+#define AVX2_ACCUMULATORS 14
+
 __attribute__((target("avx2,fma"), noinline)) static double fma_loop_avx2(float *sink)
 {
-    __m256 acc[16];
+    __m256 acc[AVX2_ACCUMULATORS];
     const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < AVX2_ACCUMULATORS; i++)
         acc[i] = _mm256_set1_ps((float)i);
     for (long it = 0; it < PEAK_ITERATIONS; it++)
-        for (int i = 0; i < 16; i++)
+        for (int i = 0; i < AVX2_ACCUMULATORS; i++)
             acc[i] = _mm256_fmadd_ps(acc[i], a, b);
     __m256 sum = acc[0];
-    for (int i = 1; i < 16; i++)
+    for (int i = 1; i < AVX2_ACCUMULATORS; i++)
         sum = _mm256_add_ps(sum, acc[i]);
     float lanes[8];
     _mm256_storeu_ps(lanes, sum);
     *sink = lanes[0] + lanes[7];
-    return 2.0 * 16 * 8 * (double)PEAK_ITERATIONS;
+    return 2.0 * AVX2_ACCUMULATORS * 8 * (double)PEAK_ITERATIONS;
 }
 
 /* GFLOP/s of the FMA loop on n_threads threads at once. */
@@ -74,13 +93,13 @@ static double measure_peak(unsigned isa, int n_threads)
 {
     double total_flops = 0.0;
     float sinks[64];
-    const double start = now_s();
+    const double start = cpu_s();
 #pragma omp parallel num_threads(n_threads) reduction(+ : total_flops)
     {
         float *sink = &sinks[omp_get_thread_num() % 64];
         total_flops += isa == ATB_ISA_AVX512 ? fma_loop_avx512(sink) : fma_loop_avx2(sink);
     }
-    return total_flops / (now_s() - start) / 1e9;
+    return total_flops / ((cpu_s() - start) / n_threads) / 1e9;
 }
 
 /* === Bandwidth === */
@@ -93,7 +112,7 @@ __attribute__((target("avx2"))) static double measure_bandwidth(const float *buf
 {
     const size_t n = BANDWIDTH_BYTES / sizeof(float);
     double sink = 0.0;
-    const double start = now_s();
+    const double start = cpu_s();
 #pragma omp parallel for num_threads(n_threads) schedule(static) reduction(+ : sink)
     for (size_t block = 0; block < n / 64; block++) {
         const float *p = buffer + block * 64;
@@ -104,7 +123,7 @@ __attribute__((target("avx2"))) static double measure_bandwidth(const float *buf
         _mm256_storeu_ps(lanes, s);
         sink += lanes[0];
     }
-    const double seconds = now_s() - start;
+    const double seconds = (cpu_s() - start) / n_threads;
     if (sink == 12345.678)
         printf("(sink)\n");
     return (double)BANDWIDTH_BYTES / seconds / 1e9;
@@ -118,9 +137,25 @@ typedef struct {
     int decode; /* also report bytes per second */
 } timing_case;
 
-/* Best time of one run over several repetitions, in seconds. */
+/* Reads 128 MiB (four times the L3) so that the next run finds none of
+   its inputs in cache. */
+static void evict_caches(const float *buffer)
+{
+    volatile float sink = 0.0f;
+    float sum = 0.0f;
+    for (size_t i = 0; i < ((size_t)128 << 20) / sizeof(float); i += 16)
+        sum += buffer[i];
+    sink = sum;
+    (void)sink;
+}
+
+/* Best time of one run over several repetitions, in CPU seconds divided
+   by the thread count; *wall_s gets the best wall-clock time. With
+   evict_buffer, caches are flushed before each run (decode shapes, whose
+   K and V would otherwise be partly served from L3). */
 static double time_kernel(const atb_impl *impl, const atb_problem *p, atb_tensors *t,
-                          float *out, int repetitions)
+                          float *out, int repetitions, const float *evict_buffer,
+                          double *wall_s)
 {
     char err[256];
     void *plan = NULL;
@@ -130,16 +165,20 @@ static double time_kernel(const atb_impl *impl, const atb_problem *p, atb_tensor
     }
     atb_run_args args = atb_tensors_args(t, out);
     double best = 1e30;
+    *wall_s = 1e30;
     impl->run(plan, &args, err, sizeof(err)); /* warm-up */
     for (int r = 0; r < repetitions; r++) {
-        const double start = now_s();
+        if (evict_buffer)
+            evict_caches(evict_buffer);
+        const double start = cpu_s(), start_wall = now_s();
         if (impl->run(plan, &args, err, sizeof(err)) != ATB_OK) {
             fprintf(stderr, "attnbench: run of %s failed: %s\n", impl->name, err);
             impl->destroy(plan);
             return -1.0;
         }
-        const double seconds = now_s() - start;
+        const double seconds = (cpu_s() - start) / p->n_threads, wall = now_s() - start_wall;
         best = seconds < best ? seconds : best;
+        *wall_s = wall < *wall_s ? wall : *wall_s;
     }
     impl->destroy(plan);
     return best;
@@ -180,10 +219,10 @@ static void run_case(const timing_case *c, const float *bandwidth_buffer, int ro
     float *out = malloc(atb_problem_output_count(p) * sizeof(float));
     const double flops = atb_problem_flops(p, NULL);
     const double bytes = 2.0 * (double)(s->batch * s->kv_heads * s->kv_len * s->head_dim) * 4;
-    const int repetitions = c->decode ? 20 : 3;
+    const int repetitions = c->decode ? 5 : 1;
 
     /* Peak (or bandwidth) and kernel back to back, best of the rounds. */
-    double best_time = 1e30, best_peak = 0.0, best_bandwidth = 0.0;
+    double best_time = 1e30, best_wall = 1e30, best_peak = 0.0, best_bandwidth = 0.0;
     for (int r = 0; r < rounds; r++) {
         const double peak = measure_peak(isa, p->n_threads);
         best_peak = peak > best_peak ? peak : best_peak;
@@ -191,16 +230,20 @@ static void run_case(const timing_case *c, const float *bandwidth_buffer, int ro
             const double bandwidth = measure_bandwidth(bandwidth_buffer, p->n_threads);
             best_bandwidth = bandwidth > best_bandwidth ? bandwidth : best_bandwidth;
         }
-        const double seconds = time_kernel(impl, p, &t, out, repetitions);
+        double wall;
+        const double seconds = time_kernel(impl, p, &t, out, repetitions,
+                                           c->decode ? bandwidth_buffer : NULL, &wall);
         if (seconds > 0 && seconds < best_time)
             best_time = seconds;
+        if (seconds > 0 && wall < best_wall)
+            best_wall = wall;
     }
     const double gflops = flops / best_time / 1e9;
     printf("%-12s B=%lld H=%lld Hkv=%lld Lq=%lld Lk=%lld D=%lld %-12s threads=%d: "
-           "%.3f ms, %.1f GFLOP/s, %s peak %.1f GFLOP/s, fraction %.3f",
+           "%.3f ms (wall %.3f), %.1f GFLOP/s, %s peak %.1f GFLOP/s, fraction %.3f",
            c->impl, (long long)s->batch, (long long)s->heads, (long long)s->kv_heads,
            (long long)s->q_len, (long long)s->kv_len, (long long)s->head_dim,
-           atb_causal_name(s->causal), p->n_threads, best_time * 1e3, gflops,
+           atb_causal_name(s->causal), p->n_threads, best_time * 1e3, best_wall * 1e3, gflops,
            atb_isa_name(isa), best_peak, gflops / best_peak);
     if (c->decode)
         printf(", K+V %.1f GB/s of measured %.1f GB/s read bandwidth, fraction %.3f",
@@ -220,7 +263,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < BANDWIDTH_BYTES / sizeof(float); i++)
         buffer[i] = (float)(i & 1023);
-    const int rounds = getenv("TIMING_ROUNDS") ? atoi(getenv("TIMING_ROUNDS")) : 3;
+    const int rounds = getenv("TIMING_ROUNDS") ? atoi(getenv("TIMING_ROUNDS")) : 10;
 
     if (argc == 10) {
         const int causal = atb_causal_parse(argv[8]);
