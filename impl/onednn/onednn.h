@@ -100,6 +100,12 @@ typedef struct {
 
 void atb_onednn_repair_rows(const atb_onednn_attention_view *view, int n_threads);
 
+/* Checks that kv_valid_len is given when the problem has it and that every
+   value is in 0 .. kv_len; otherwise writes the bad index to err. */
+atb_status atb_onednn_check_valid_lengths(const int32_t *kv_valid_len, int has_kv_valid_len,
+                                          int64_t batch, int64_t kv_len, char *err,
+                                          size_t err_len);
+
 /* Keys 0 .. n-1 are allowed for query row i; returns n. */
 int64_t atb_onednn_allowed_keys(const atb_attention_shape *shape, int64_t valid, int64_t i);
 

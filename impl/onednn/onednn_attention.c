@@ -242,7 +242,10 @@ atb_status atb_onednn_attention_run(void *opaque, const atb_run_args *a, char *e
     const atb_attention_shape *s = &plan->problem.attention;
     const int64_t Lk = s->kv_len, D = s->head_dim;
     const int32_t *valid = s->has_kv_valid_len ? a->kv_valid_len : NULL;
-    atb_status st = ATB_OK;
+    atb_status st = atb_onednn_check_valid_lengths(a->kv_valid_len, s->has_kv_valid_len,
+                                                   s->batch, Lk, err, err_len);
+    if (st != ATB_OK)
+        return st;
     omp_set_num_threads(plan->problem.n_threads);
 
     if (plan->prog.n_steps > 0) {

@@ -206,6 +206,26 @@ double atb_onednn_memory_limit_bytes(void)
     return half < PLAN_CAP_BYTES ? half : PLAN_CAP_BYTES;
 }
 
+atb_status atb_onednn_check_valid_lengths(const int32_t *kv_valid_len, int has_kv_valid_len,
+                                          int64_t batch, int64_t kv_len, char *err,
+                                          size_t err_len)
+{
+    if (!has_kv_valid_len)
+        return ATB_OK;
+    if (!kv_valid_len) {
+        snprintf(err, err_len, "onednn: the problem has kv_valid_len but run() got NULL");
+        return ATB_ERR_INVALID;
+    }
+    for (int64_t b = 0; b < batch; b++) {
+        if (kv_valid_len[b] < 0 || kv_valid_len[b] > kv_len) {
+            snprintf(err, err_len, "onednn: kv_valid_len[%lld] = %d is outside 0..%lld",
+                     (long long)b, (int)kv_valid_len[b], (long long)kv_len);
+            return ATB_ERR_INVALID;
+        }
+    }
+    return ATB_OK;
+}
+
 int64_t atb_onednn_allowed_keys(const atb_attention_shape *s, int64_t valid, int64_t i)
 {
     int64_t limit = valid;

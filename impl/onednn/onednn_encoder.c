@@ -571,7 +571,10 @@ atb_status atb_onednn_encoder_run(void *opaque, const atb_run_args *a, char *err
     const atb_encoder_shape *s = &plan->problem.encoder;
     const int64_t B = s->batch, L = s->seq_len, E = s->embed_dim, H = s->heads;
     const int32_t *valid = s->has_kv_valid_len ? a->kv_valid_len : NULL;
-    atb_status st = ATB_OK;
+    atb_status st = atb_onednn_check_valid_lengths(a->kv_valid_len, s->has_kv_valid_len, B, L,
+                                                   err, err_len);
+    if (st != ATB_OK)
+        return st;
     omp_set_num_threads(plan->problem.n_threads);
 
     /* Bind the caller's buffers. */

@@ -293,6 +293,61 @@ static void test_fully_masked_rows_zero(void)
     atb_tensors_free(&t);
 }
 
+/* kv_len = 0: every row is exactly +0.0, and no library call sees a zero
+   extent (an OpenBLAS release returned garbage for K = 0). */
+static void test_empty_key_axis_zero(void)
+{
+    for (int padded = 0; padded <= 1; padded++) {
+        atb_problem p = attention_problem(2, 4, 2, 9, 0, 16, ATB_CAUSAL_NONE, padded, 2);
+        atb_tensors t;
+        if (!make_tensors(&t, &p, 17))
+            continue;
+        const size_t n_out = atb_problem_output_count(&p);
+        float *got = malloc(n_out * sizeof(float));
+        for (int i = 0; i < N_IMPLS && got; i++) {
+            for (size_t idx = 0; idx < n_out; idx++)
+                got[idx] = NAN;
+            EXPECT(run_impl(impl_named(impl_names[i]), &t, got) == ATB_OK, "%s failed",
+                   impl_names[i]);
+            int64_t n_bad = 0;
+            for (size_t idx = 0; idx < n_out; idx++)
+                n_bad += !(got[idx] == 0.0f && !signbit(got[idx]));
+            EXPECT(n_bad == 0, "%s: %lld of %zu elements are not +0.0 with kv_len 0 (padded %d)",
+                   impl_names[i], (long long)n_bad, n_out, padded);
+        }
+        free(got);
+        atb_tensors_free(&t);
+    }
+}
+
+/* A valid length past kv_len is rejected with ATB_ERR_INVALID, not read. */
+static void test_bad_valid_length_rejected(void)
+{
+    atb_problem p = attention_problem(2, 2, 2, 8, 8, 4, ATB_CAUSAL_NONE, 1, 1);
+    atb_tensors t;
+    if (!make_tensors(&t, &p, 19))
+        return;
+    t.kv_valid_len[1] = 9;
+    float got[2 * 2 * 8 * 4];
+    for (int i = 0; i < N_IMPLS; i++) {
+        const atb_impl *impl = impl_named(impl_names[i]);
+        char err[256] = "";
+        void *plan = NULL;
+        EXPECT(impl->plan(&p, NULL, &plan, err, sizeof(err)) == ATB_OK, "%s plan: %s",
+               impl_names[i], err);
+        if (!plan)
+            continue;
+        atb_run_args args = atb_tensors_args(&t, got);
+        const atb_status st = impl->run(plan, &args, err, sizeof(err));
+        EXPECT(st == ATB_ERR_INVALID, "%s accepted kv_valid_len 9 > kv_len 8 (status %s)",
+               impl_names[i], atb_status_string(st));
+        EXPECT(strstr(err, "kv_valid_len[1]") != NULL, "%s error does not name the entry: %s",
+               impl_names[i], err);
+        impl->destroy(plan);
+    }
+    atb_tensors_free(&t);
+}
+
 /* A NaN in a query, or in a key a row attends to, makes that row non-finite. */
 static void test_nan_dependency_propagates(void)
 {
@@ -438,6 +493,8 @@ int main(int argc, char **argv)
         {"masked_nan_keys", test_masked_nan_keys_ignored},
         {"fully_masked_rows", test_fully_masked_rows_zero},
         {"nan_dependency", test_nan_dependency_propagates},
+        {"empty_key_axis", test_empty_key_axis_zero},
+        {"bad_valid_length", test_bad_valid_length_rejected},
         {"grouped_heads", test_grouped_heads_match_repeated},
         {"describe", test_describe_reports_versions},
         {"memory_check", test_memory_check_rejects_absurd},
