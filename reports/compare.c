@@ -171,8 +171,8 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
     size_t n_faster = 0, n_same = 0, n_noise = 0, n_ratio_only = 0, n_compared = 0;
     double limit = 1.0 + opt->threshold_pct / 100.0;
     double lower = 1.0 - opt->threshold_pct / 100.0;
-    size_t too_few_base = 0, too_few_cand = 0;
-    double too_few_min_p = 0.0;
+    size_t too_few_base = 0, too_few_cand = 0, n_ratios = 0;
+    double too_few_min_p = 0.0, log_ratio_sum = 0.0;
 
     for (size_t i = 0; i < base->n_benches; i++) {
         const atb_bench *b = &base->benches[i];
@@ -202,6 +202,10 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
         } else {
             double ratio = c->median_ns / b->median_ns;
             snprintf(ratio_text, sizeof(ratio_text), "%.3f", ratio);
+            if (ratio > 0.0 && isfinite(ratio)) {
+                log_ratio_sum += log(ratio);
+                n_ratios++;
+            }
 
             /* The U test decides only when these sample sizes can reach
              * alpha at all; otherwise the ratio alone decides. */
@@ -243,11 +247,16 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
     }
 
     /* Summary, table, then notes. */
-    char summary[512];
-    snprintf(summary, sizeof(summary),
-             "%zu benchmarks compared (threshold %.3g%%, alpha %.3g): %zu slower or newly "
-             "failing, %zu faster, %zu within the threshold, %zu beyond it but not significant.",
-             n_compared, opt->threshold_pct, opt->alpha, *n_regressions, n_faster, n_same, n_noise);
+    char summary[640];
+    int len = snprintf(summary, sizeof(summary),
+                       "%zu benchmarks compared (threshold %.3g%%, alpha %.3g): %zu slower or newly "
+                       "failing, %zu faster, %zu within the threshold, %zu beyond it but not "
+                       "significant.",
+                       n_compared, opt->threshold_pct, opt->alpha, *n_regressions, n_faster, n_same,
+                       n_noise);
+    if (n_ratios > 0 && len > 0 && (size_t)len < sizeof(summary))
+        snprintf(summary + len, sizeof(summary) - (size_t)len,
+                 " Geometric mean of new/base: %.3f.", exp(log_ratio_sum / (double)n_ratios));
     fprintf(out, "base: %s (%s)\nnew:  %s (%s)\n\n", base->path, base->label, cand->path, cand->label);
     table_print(&t, out);
     fprintf(out, "\n%s\n", summary);
