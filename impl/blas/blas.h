@@ -39,9 +39,10 @@ size_t atb_blas_attention_scratch_count(const atb_attention_shape *shape);
    n_threads * atb_blas_attention_scratch_count() floats. */
 void atb_blas_attention_f32(const atb_blas_attention_view *view, float *scratch, int n_threads);
 
-/* Softmax of s[0..n) in place, max-subtracted; n >= 1. A NaN anywhere, or
-   +Inf, makes the row NaN, as exp(x - max) does in exact arithmetic. */
-void atb_blas_softmax_row_f32(float *restrict s, int64_t n);
+/* Replaces s[j] by exp(s[j] - max) over s[0..n), n >= 1, and returns the
+   sum; dividing by it finishes the softmax. A NaN anywhere, or +Inf, makes
+   the row NaN, as exp(x - max) does in exact arithmetic. */
+float atb_blas_exp_row_f32(float *restrict s, int64_t n);
 
 /* y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias for n_rows rows of
    dim elements; biased variance, two passes. x and y may alias. */

@@ -1,15 +1,16 @@
 /*
  * Attention on OpenBLAS: per (batch, head, block of query rows), one sgemm
- * for the logits, the project's softmax, one sgemm for PV.
+ * for the logits, the project's exp pass, one sgemm for PV, and the
+ * softmax's division on the output rows.
  *
- * Masks shrink the GEMMs rather than filling -inf: a block's rectangular
- * part covers only the keys every row of the block may see (the valid
- * length under padding, the diagonal under a causal rule); the keys that
- * only some rows see, the triangle on the causal diagonal, go through one
- * sgemv per row over exactly that row's keys. A key a row may not see is
- * never read for that row, so whatever it holds (NaN, Inf) cannot reach
- * the row, and a row without keys is written as zeros. No sgemm or sgemv
- * is called with a zero extent.
+ * Masks shrink the GEMMs rather than filling -inf. A block's rectangular
+ * part covers only the keys that every row of the block may attend to: the
+ * valid length under padding, up to the diagonal under a causal rule. The
+ * keys that only some rows may attend to (the triangle on the causal
+ * diagonal) go through one sgemv per row over exactly that row's keys.
+ * A key that a row may not attend to is never read for that row, so
+ * whatever it contains (NaN, Inf) cannot reach the row. A row without keys
+ * is written as zeros. No sgemm or sgemv is called with a zero extent.
  *
  * Grouped-query heads read the shared key/value head in place through the
  * leading dimensions; nothing is copied.
@@ -55,7 +56,8 @@ static void attention_block(const atb_blas_attention_view *view, int64_t b, int6
     const int64_t ldo = view->out_row_stride;
     const int64_t valid = view->kv_valid_len ? view->kv_valid_len[b] : s->kv_len;
 
-    /* Keys all rows of the block see (n_shared) and the most any row sees. */
+    /* Keys every row of the block may attend to (n_shared), and the maximum
+       over its rows (n_max). */
     const int64_t n_shared = allowed_key_limit(s, valid, i0);
     const int64_t n_max = allowed_key_limit(s, valid, i0 + n_rows - 1);
     const int64_t lds = n_max > 0 ? n_max : 1;
@@ -65,15 +67,17 @@ static void attention_block(const atb_blas_attention_view *view, int64_t b, int6
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_rows, (int)n_shared, (int)D,
                     scale, q, (int)ldq, k, (int)ldkv, 0.0f, scores, (int)lds);
 
-    /* Per row: the keys past the rectangle it may see, then its softmax. */
+    /* Per row: the keys past the rectangle it may see, then the unnormalized
+       softmax. Dividing the D outputs later is cheaper than the n_keys
+       weights now. */
+    float inv_sums[ATB_BLAS_QUERY_BLOCK];
     for (int64_t r = 0; r < n_rows; r++) {
         const int64_t n_keys = allowed_key_limit(s, valid, i0 + r);
         float *sr = scores + r * lds;
         if (n_keys > n_shared)
             cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(n_keys - n_shared), (int)D, scale,
                         k + n_shared * ldkv, (int)ldkv, q + r * ldq, 1, 0.0f, sr + n_shared, 1);
-        if (n_keys > 0)
-            atb_blas_softmax_row_f32(sr, n_keys);
+        inv_sums[r] = n_keys > 0 ? 1.0f / atb_blas_exp_row_f32(sr, n_keys) : 0.0f;
     }
 
     /* Output of the shared rectangle: O = P V, or zeros when it is empty
@@ -86,13 +90,18 @@ static void attention_block(const atb_blas_attention_view *view, int64_t b, int6
             memset(out + r * ldo, 0, (size_t)D * sizeof(float));
     }
 
-    /* The per-row remainder: O_r += P_r[n_shared..n_keys) V[n_shared..n_keys). */
+    /* The per-row remainder, O_r += P_r[n_shared..n_keys) V[n_shared..n_keys),
+       then the softmax's division. A row without keys stays zero. */
     for (int64_t r = 0; r < n_rows; r++) {
         const int64_t n_keys = allowed_key_limit(s, valid, i0 + r);
+        float *out_row = out + r * ldo;
         if (n_keys > n_shared)
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)(n_keys - n_shared), (int)D, 1.0f,
                         v + n_shared * ldkv, (int)ldkv, scores + r * lds + n_shared, 1, 1.0f,
-                        out + r * ldo, 1);
+                        out_row, 1);
+        if (n_keys > 0)
+            for (int64_t d = 0; d < D; d++)
+                out_row[d] *= inv_sums[r];
     }
 }
 

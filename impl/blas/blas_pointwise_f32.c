@@ -1,16 +1,17 @@
 /*
- * The parts of blas that are not GEMMs: softmax rows, LayerNorm and bias
- * plus activation, in plain C written so that the compiler vectorizes the
- * inner loops at the baseline ISA (no intrinsics, no fast-math).
+ * The parts of blas that are not GEMMs: the exp pass of the softmax,
+ * LayerNorm, and bias plus activation. Plain C written so that the compiler
+ * vectorizes the inner loops (no intrinsics, no fast-math). The exp pass is
+ * also cloned for AVX2 and AVX-512.
  */
 #include "impl/blas/blas.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Partial sums per reduction; eight lanes let the compiler keep two SSE or
-   one AVX register of independent accumulators. */
-#define N_LANES 8
+/* Partial sums per reduction: sixteen lanes fill one AVX-512 register, two
+   AVX registers or four SSE registers of independent accumulators. */
+#define N_LANES 16
 
 /* Bits of a float and back, without breaking aliasing rules. */
 static inline uint32_t float_bits(float x)
@@ -73,41 +74,45 @@ static float sum_f32(const float *restrict x, int64_t n);
 #define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 VECTOR_CLONES
-void atb_blas_softmax_row_f32(float *restrict s, int64_t n)
+float atb_blas_exp_row_f32(float *restrict s, int64_t n)
 {
-    /* Maximum in N_LANES partial maxima; a NaN logit is tracked apart
-       because a compare-and-select maximum drops it. */
+    /* Maximum in N_LANES partial maxima, with bit-mask selects so that the
+       loop vectorizes. A NaN logit is skipped here, but exp(NaN - max) is
+       NaN, so it still makes the sum and the row NaN. */
     float lanes[N_LANES];
-    int has_nan = 0;
     for (int u = 0; u < N_LANES; u++)
         lanes[u] = s[0];
     int64_t j = 0;
     for (; j + N_LANES <= n; j += N_LANES) {
         for (int u = 0; u < N_LANES; u++) {
-            lanes[u] = s[j + u] > lanes[u] ? s[j + u] : lanes[u];
-            has_nan |= s[j + u] != s[j + u];
+            const uint32_t greater = 0u - (uint32_t)(s[j + u] > lanes[u]);
+            lanes[u] = bits_float((greater & float_bits(s[j + u]))
+                                  | (~greater & float_bits(lanes[u])));
         }
     }
-    for (; j < n; j++) {
+    for (; j < n; j++)
         lanes[0] = s[j] > lanes[0] ? s[j] : lanes[0];
-        has_nan |= s[j] != s[j];
-    }
     float max = lanes[0];
     for (int u = 1; u < N_LANES; u++)
         max = lanes[u] > max ? lanes[u] : max;
-    if (has_nan)
-        max = NAN;
 
-    /* Exponentials, then their sum. */
-    for (j = 0; j < n; j++)
+    /* Exponentials and their sum in one pass, N_LANES partial sums. */
+    float sums[N_LANES] = {0};
+    for (j = 0; j + N_LANES <= n; j += N_LANES) {
+        for (int u = 0; u < N_LANES; u++) {
+            const float e = exp_nonpositive_f32(s[j + u] - max);
+            s[j + u] = e;
+            sums[u] += e;
+        }
+    }
+    for (; j < n; j++) {
         s[j] = exp_nonpositive_f32(s[j] - max);
-    const float sum = sum_f32(s, n);
-
-    /* Normalize here so that PV is a plain GEMM; sum >= 1 for a finite row
-       because the max element contributes exp(0) = 1. */
-    const float inv_sum = 1.0f / sum;
-    for (j = 0; j < n; j++)
-        s[j] *= inv_sum;
+        sums[0] += s[j];
+    }
+    float sum = 0.0f;
+    for (int u = 0; u < N_LANES; u++)
+        sum += sums[u];
+    return sum;
 }
 
 static float sum_f32(const float *restrict x, int64_t n)
