@@ -2,7 +2,7 @@
  * Packed single-precision GEMM for the encoder layer:
  *   C[M, N] = A[M, K] * W[N, K]^T, then an optional fused epilogue,
  * with W in PyTorch's Linear layout, packed once (in the plan step) into
- * panels of NR columns, k-major: panel p holds W[p*NR + j][k] at
+ * panels of NR columns, k-major: panel p contains W[p*NR + j][k] at
  * [k * NR + j], zero-padded past N.
  *
  * The blocked driver (gemm_f32_packed.c) is compiled three times, once per
@@ -19,8 +19,8 @@
 
 /*
  * Micro-kernel: c[MR, NR] (row stride ldc) = (accumulate ? c : 0)
- *   + a_panel * w_panel over kc steps, where a_panel holds A[i][k] at
- *   [k * MR + i] and w_panel holds W^T[k][j] at [k * NR + j].
+ *   + a_panel * w_panel over kc steps, where a_panel contains A[i][k] at
+ *   [k * MR + i] and w_panel contains W^T[k][j] at [k * NR + j].
  */
 typedef void (*atb_sgemm_kernel_fn)(int64_t kc, const float *restrict a_panel,
                                     const float *restrict w_panel, float *restrict c,
@@ -62,7 +62,7 @@ typedef struct {
  * micro-panel (512 x 32 floats, 64 KiB) then streams from L2 instead of
  * staying in L1. MC: 120 rows of A by 512 is 240 KiB of packed A, a
  * quarter of a 1 MiB L2. NC: large, so each packed A block is used for
- * every N panel before the next one is packed; it only bounds the W block
+ * every N panel before the next one is packed. NC only bounds the W block
  * for very wide layers.
  */
 #ifndef ATB_SGEMM_KC_MAX

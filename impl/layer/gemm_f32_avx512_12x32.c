@@ -1,11 +1,11 @@
 /*
  * AVX-512 SGEMM micro-kernel, 12 rows x 32 columns: 24 zmm accumulators,
- * two zmm W loads and twelve broadcast A values per k step. Zen 4/5 and
- * Intel server cores have two 512-bit FMA pipes with a latency of 4, so at
- * least 8 independent accumulators are needed; 24 hides the latency with
- * room to spare while leaving registers for the two W vectors and the
- * broadcast. The 12 broadcasts and 2 loads per 24 FMAs stay under the load
- * ports' two 512-bit loads per cycle. Compiled with AVX-512F flags only;
+ * two zmm W loads and twelve broadcast A values per k step. A core with two
+ * 512-bit FMA pipes and an FMA latency of 4 (Zen 5, Intel server cores)
+ * needs at least 8 independent accumulators. 24 cover that with room to
+ * spare and leave registers for the two W vectors and the broadcast. The
+ * 12 broadcasts and 2 loads per 24 FMAs stay under two 512-bit loads per
+ * cycle. Compiled with AVX-512F flags only;
  * callers check atb_cpu_isa() first.
  */
 #include "impl/layer/gemm_f32.h"

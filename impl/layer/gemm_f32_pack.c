@@ -21,7 +21,7 @@ int atb_packed_weight_init(atb_packed_weight *pw, const float *w, int64_t n, int
     pw->k = k;
     pw->nr = nr;
 
-    /* panel p, step kk, lane j holds W[p * nr + j][kk]; lanes past n are 0. */
+    /* Panel p, step kk, lane j contains W[p * nr + j][kk]. Lanes past n are 0. */
     for (int64_t p = 0; p < n_panels; p++) {
         float *panel = pw->panels + p * k * nr;
         for (int j = 0; j < nr; j++) {

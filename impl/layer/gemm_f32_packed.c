@@ -12,6 +12,7 @@
  */
 #include "impl/layer/gemm_f32.h"
 
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <stdalign.h>
@@ -205,7 +206,7 @@ void LEVEL_NAME(atb_gelu_f32)(const float *x, float *y, int64_t n)
 /* === Epilogue === */
 
 /* Applies the epilogue to the n_rows x n_cols block of c at (row0, col0),
-   which holds the finished products. */
+   which contains the finished products. */
 static void apply_epilogue(const atb_epilogue *ep, float *c, int64_t ldc, int64_t row0,
                            int64_t col0, int64_t n_rows, int64_t n_cols)
 {
@@ -246,8 +247,8 @@ static void apply_epilogue(const atb_epilogue *ep, float *c, int64_t ldc, int64_
 /* Packs one panel: rows [row0, row0 + n_rows) of a (n_rows <= mr), columns
    [k0, k0 + kc), into dst[k * mr + i], zero-filling rows past n_rows. The
    k-outer order writes dst sequentially and reads mr sequential row
-   streams; the row-outer order would scatter 4-byte stores mr floats
-   apart, which cost more than a tenth of the GEMM time. */
+   streams. The row-outer order scatters 4-byte stores mr floats apart, and
+   it took more than a tenth of the GEMM time. */
 static inline void pack_a_panel(const float *a, int64_t lda, int64_t row0, int64_t n_rows,
                                 int64_t k0, int64_t kc, const int mr, float *restrict dst)
 {
@@ -302,7 +303,8 @@ static void sgemm_rectangle(const atb_sgemm_kernel *kern, const float *a, int64_
     const int64_t n_kblocks = (k_total + ATB_SGEMM_KC_MAX - 1) / ATB_SGEMM_KC_MAX;
     const int64_t kc_step = (k_total + n_kblocks - 1) / n_kblocks;
 
-    alignas(64) float edge_tile[32 * 32]; /* mr * nr <= 1024 for every kernel */
+    alignas(64) float edge_tile[32 * 32];
+    assert(mr <= 32 && nr <= 32); /* every kernel's tile fits edge_tile */
 
     for (int64_t nb = n_lo; nb < n_hi; nb += nc_max) {
         const int64_t nb_end = nb + nc_max < n_hi ? nb + nc_max : n_hi;
@@ -314,8 +316,9 @@ static void sgemm_rectangle(const atb_sgemm_kernel *kern, const float *a, int64_
                 const int64_t mb_rows = mb + mc_max < m_hi ? mc_max : m_hi - mb;
                 pack_a_block(a, lda, mb, mb_rows, k0, kc, mr, a_pack);
 
-                /* W micro-panel outside: it stays in L1 while every A
-                   micro-panel of the block streams past it from L2. */
+                /* W micro-panel outside, so every A micro-panel of the
+                   block reuses it from cache (L1 for short K blocks, L2 for
+                   KC = 512, where the panel is 64 KiB). */
                 for (int64_t n0 = nb; n0 < nb_end; n0 += nr) {
                     const float *w_panel = w->panels + (n0 / nr) * k_total * nr + k0 * nr;
                     const int64_t n_cols = n0 + nr <= nb_end ? nr : nb_end - n0;

@@ -1,8 +1,8 @@
 /*
  * The attention each family's layer calls. A family whose attention header
  * exists (impl/blocked/blocked_attention.h, impl/simd/simd_attention.h)
- * uses its own kernels; otherwise the layer falls back to the naive f32
- * attention, which is correct but slow, and says so in its name.
+ * uses its own kernels. Otherwise the layer falls back to the naive f32
+ * attention, which is correct but slow, and the fallback's name states it.
  */
 #include "impl/layer/layer_internal.h"
 

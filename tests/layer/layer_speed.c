@@ -4,7 +4,7 @@
  * packed SGEMM at M=1024, N=2048, K=512 for each kernel, the layer's four
  * GEMM shapes and its attention alone, and the whole layer for each family,
  * and prints GFLOP/s and the fraction of the matching peak. Each figure is
- * the best of --repeat runs (default 7), because the machine is shared; a
+ * the best of --repeat runs (default 7), because the machine is shared. A
  * short peak sample runs before every timed run, and the peak used is the
  * best of all samples, so a quiet moment counts for both sides of a ratio.
  *
@@ -25,8 +25,8 @@
 #include <time.h>
 
 /* With one thread the clock is the process CPU time, so time spent
-   descheduled on the shared machine is not counted; with more threads it
-   is wall time (CPU time would add the threads up). */
+   descheduled on the shared machine is not counted. With more threads it
+   is wall time, because CPU time would add the threads up. */
 static clockid_t timing_clock = CLOCK_PROCESS_CPUTIME_ID;
 
 static double now_s(void)

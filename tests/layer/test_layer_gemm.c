@@ -1,8 +1,8 @@
 /*
- * Packed SGEMM of the encoder layer against a plain double-precision loop:
- * every kernel the CPU can run (portable C at each ISA level, AVX2 6x16,
- * AVX-512 12x32), odd M, N and K (1, 7, 17, 33, 513, so every edge-tile
- * and K-block path runs), each epilogue, 1 and 2 threads. The element
+ * Packed SGEMM of the encoder layer against a plain double-precision loop.
+ * It runs every kernel the CPU can run (portable C at each ISA level, AVX2
+ * 6x16, AVX-512 12x32) over odd M, N and K (1, 7, 17, 33, 513, so every
+ * edge-tile and K-block path runs), each epilogue, and 1 and 2 threads. The element
  * bound is 8 * sqrt(K) * 2^-24 * sum_k |a_mk w_nk| plus the epilogue's own
  * rounding; a checker self-test proves the bound rejects a result computed
  * with one k term dropped.

@@ -96,22 +96,25 @@ int main(int argc, char **argv)
     char description[256], wanted[64];
     atb_status st = plan_and_run("blocked", &t, description, sizeof(description));
     snprintf(wanted, sizeof(wanted), "(%s level)", level);
-    expect(st == ATB_OK && strstr(description, wanted) != NULL,
-           "blocked uses the GEMM of the capped level", description);
+    expect(st == ATB_OK, "blocked runs under the cap", atb_status_string(st));
+    expect(strstr(description, wanted) != NULL, "blocked uses the GEMM of the capped level",
+           description);
 
     st = plan_and_run("simd-avx2", &t, description, sizeof(description));
-    if (level_isa & ATB_ISA_AVX2)
-        expect(st == ATB_OK && strstr(description, "avx2 intrinsics") != NULL,
-               "simd-avx2 runs under the cap", description);
-    else
+    if (level_isa & ATB_ISA_AVX2) {
+        expect(st == ATB_OK, "simd-avx2 runs under the cap", atb_status_string(st));
+        expect(strstr(description, "avx2 intrinsics") != NULL,
+               "simd-avx2 uses the AVX2 intrinsics GEMM", description);
+    } else
         expect(st == ATB_ERR_UNSUPPORTED, "simd-avx2 is unsupported above the cap",
                atb_status_string(st));
 
     st = plan_and_run("simd-avx512", &t, description, sizeof(description));
-    if (level_isa & ATB_ISA_AVX512)
-        expect(st == ATB_OK && strstr(description, "avx512 intrinsics") != NULL,
-               "simd-avx512 runs under the cap", description);
-    else
+    if (level_isa & ATB_ISA_AVX512) {
+        expect(st == ATB_OK, "simd-avx512 runs under the cap", atb_status_string(st));
+        expect(strstr(description, "avx512 intrinsics") != NULL,
+               "simd-avx512 uses the AVX-512 intrinsics GEMM", description);
+    } else
         expect(st == ATB_ERR_UNSUPPORTED, "simd-avx512 is unsupported above the cap",
                atb_status_string(st));
 
