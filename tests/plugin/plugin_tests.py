@@ -177,6 +177,24 @@ def test_isolate_times_out_hang(args):
     expect(elapsed < 60, f"the run took {elapsed:.1f} s, expected about 4 s", out, err)
 
 
+def test_isolate_matches_plain_run(args):
+    """Every built-in, OpenMP, OpenBLAS and oneDNN ones included, gives the
+    same statuses in forked children as in one process. A parent that ran
+    OpenMP code before forking would make the children hang instead."""
+    cases = "^attn_gqa8x2_L64_D64$|^attn_mha4_B3_L16_D32_padded$|^enc_E64_H4_F32_L128_gelu_post"
+    statuses = {}
+    for mode in ("plain", "isolated"):
+        json_path = os.path.join(args.work, f"builtins_{mode}.json")
+        extra = ["--isolate", "--timeout", "10"] if mode == "isolated" else []
+        out, err = expect_status([args.attnbench, "check", "--case", cases, "--threads", "2",
+                                  "--json", json_path] + extra, 0)
+        with open(json_path) as f:
+            statuses[mode] = {(r["impl"], r["case"]): r["status"] for r in json.load(f)["results"]}
+        expect(len(statuses[mode]) >= 9, f"{mode}: only {len(statuses[mode])} results", out, err)
+    expect(statuses["plain"] == statuses["isolated"],
+           f"statuses differ: plain {statuses['plain']}, isolated {statuses['isolated']}")
+
+
 def test_timeout_needs_isolate(args):
     out, err = expect_status([args.attnbench, "check", "--timeout", "5"], 2)
     expect("--timeout needs --isolate" in err, "the message does not explain --timeout", out, err)
