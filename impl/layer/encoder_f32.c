@@ -217,6 +217,9 @@ static atb_status layer_plan_create(layer_family family, const atb_problem *prob
     plan->buffer = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     if (!plan->buffer)
         goto nomem;
+    /* Touch every page now, so the first timed run does not take the page
+       faults. */
+    memset(plan->buffer, 0, total * sizeof(float));
     float *bp = plan->buffer;
     float **const e_buffers[] = {&plan->x0, &plan->y, &plan->x1, &plan->t, &plan->q,
                                  &plan->k, &plan->v, &plan->heads, &plan->concat};
