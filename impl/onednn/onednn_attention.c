@@ -6,14 +6,15 @@
  * The matmuls see the heads of one key/value group as one matrix: q is
  * [B, Hkv, group*Lq, D] without a copy because a group's query heads are
  * adjacent, and K^T is K read through strides. The scale is the matmul's
- * output scale; the masks are binary-add post-ops of -Inf/0 tensors: the
- * causal one [B, 1, group*Lq, Lk] made in the plan (a [1, 1, ...] mask
- * makes oneDNN 2.6 fall back to its reference matmul), the padding one
- * [B, 1, 1, Lk] filled from kv_valid_len in run(). oneDNN's softmax gives
- * NaN for a row of -Inf and the masks cannot stop NaN or Inf in a masked
- * key, so atb_onednn_repair_rows fixes those rows afterwards.
+ * output scale. The masks are binary-add post-ops of -Inf/0 tensors. The
+ * causal one, [B, 1, group*Lq, Lk], is made in the plan; a [1, 1, ...]
+ * mask would make oneDNN 2.6 fall back to its reference matmul. The
+ * padding one, [B, 1, 1, Lk], is filled from kv_valid_len in run().
+ * oneDNN's softmax gives NaN for a row of -Inf, and the masks cannot stop
+ * NaN or Inf in a masked key, so atb_onednn_repair_rows fixes those rows
+ * afterwards.
  *
- * The whole score tensor, B * H * Lq * Lk floats, is held; the plan step
+ * The plan allocates the whole score tensor, B * H * Lq * Lk floats, and
  * rejects shapes whose buffers exceed the memory bound.
  */
 #include "impl/onednn/onednn.h"
@@ -215,9 +216,9 @@ atb_status atb_onednn_attention_plan(const atb_problem *p, void **out, char *err
         return ATB_ERR_NOMEM;
     }
 
-    /* The causal pattern is the same for every batch; it is repeated per
-       batch because oneDNN 2.6 only keeps its optimized matmul for a mask
-       that broadcasts over the head dimension. */
+    /* The causal pattern is the same for every batch. It is repeated per
+       batch anyway, because oneDNN 2.6 keeps its optimized matmul only for
+       a mask that broadcasts over the head dimension alone. */
     if (plan->causal_mask) {
         const size_t per_batch = rows / (size_t)s->batch / (size_t)s->kv_heads * Lk;
         atb_onednn_fill_causal_mask(s, (int64_t)(per_batch / Lk), plan->causal_mask);

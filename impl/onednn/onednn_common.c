@@ -123,8 +123,8 @@ atb_status atb_onednn_add_step(atb_onednn_program *prog, const char *label,
 void atb_onednn_arg(atb_onednn_program *prog, int arg, dnnl_memory_t memory)
 {
     atb_onednn_step *step = &prog->steps[prog->n_steps - 1];
-    /* NOTE: ATB_ONEDNN_MAX_ARGS covers the most arguments any step here
-       takes (matmul with bias and two binary post-ops: 5). */
+    /* The steps here take at most 5 arguments (the QK^T matmul with two
+       mask post-ops), below ATB_ONEDNN_MAX_ARGS. */
     if (step->n_args < ATB_ONEDNN_MAX_ARGS) {
         step->args[step->n_args].arg = arg;
         step->args[step->n_args].memory = memory;
