@@ -324,7 +324,7 @@ static void run_tiled(atb_flash_plan *p, const float *q, const float *k, const f
             const atb_flash_job job = {
                 .head_dim = D, .head_dim_padded = Dp, .scale = (float)s->scale,
                 .n_rows = n_rows, .q_rows = ts->q_rows, .row_limit = ts->row_limit,
-                .k = k + head * Lk * D, .v = v + head * Lk * D,
+                .k = k ? k + head * Lk * D : NULL, .v = v ? v + head * Lk * D : NULL,
                 .k_packed = p->k_packed + head * p->n_kv_tiles * D * T,
                 .v_packed = p->v_packed ? p->v_packed + head * Lk * Dp : NULL,
                 .kv_begin = 0, .kv_end = Lk, .out_rows = ts->out_rows,

@@ -57,11 +57,12 @@ _Static_assert(KV_TILE % 8 == 0, "K tiles are packed in 8 x 8 blocks");
 SIMD_INLINE vf v_exp_nonpositive(vf x)
 {
     const vmask flush = v_lt(x, v_set1(ATB_FLASH_EXP_FLUSH_BELOW));
-    const vf xc = v_select(flush, v_zero(), x);
 
-    /* n in [-126, 0], so 2^n is a normal float. */
-    const vf n = v_round(v_mul(xc, v_set1(1.44269504088896341f)));
-    vf r = v_fnmadd(n, v_set1(0.693145751953125f), xc);
+    /* n is in [-126, 0] for every lane that is not flushed, so 2^n is a
+       normal float there; flushed lanes may compute garbage (or NaN, for
+       -inf), which the final select replaces with 0. */
+    const vf n = v_round(v_mul(x, v_set1(1.44269504088896341f)));
+    vf r = v_fnmadd(n, v_set1(0.693145751953125f), x);
     r = v_fnmadd(n, v_set1(1.42860682030941723212e-6f), r);
 
     vf p = v_set1(1.35168223641812801e-3f);
@@ -321,26 +322,32 @@ static int64_t softmax_row(float *restrict s, int64_t n_allowed, float scale, fl
 {
     vf x[TILE_VECTORS];
     vf vmax = v_set1(-INFINITY);
-    vmask nan = v_isnan(vmax);
     const vf vscale = v_set1(scale);
 
-    /* A max instruction drops NaN, so NaN is tracked on its own: one NaN
-       logit makes the whole row NaN, as in the max-subtracted softmax. */
+    /* The max may drop a NaN logit (a max instruction returns one of its
+       operands), but the NaN still reaches exp(x - m), which returns NaN,
+       so the sum and the output row become NaN, as in the max-subtracted
+       softmax. No per-element NaN test is needed on this path. */
     for (int c = 0; c < TILE_VECTORS; c++) {
         x[c] = v_mul(v_load(s + c * VL), vscale);
         if (n_allowed < (c + 1) * VL)
             x[c] = v_select(v_first_lanes(n_allowed - c * VL), x[c], v_set1(-INFINITY));
-        nan = v_mask_or(nan, v_isnan(x[c]));
         vmax = v_max(vmax, x[c]);
     }
     const float tile_max = v_reduce_max(vmax);
 
     const float m_old = *m;
     float m_new = m_old > tile_max ? m_old : tile_max;
-    if (v_mask_any(nan) || isnan(m_old))
+    if (m_new == -INFINITY) {
+        /* Every allowed logit so far is -inf, or NaN that the max dropped:
+           the first adds nothing yet, the second must poison the row. */
+        vmask nan = v_isnan(x[0]);
+        for (int c = 1; c < TILE_VECTORS; c++)
+            nan = v_mask_or(nan, v_isnan(x[c]));
+        if (!v_mask_any(nan))
+            return 0;
         m_new = NAN;
-    if (m_new == -INFINITY)
-        return 0;
+    }
 
     /* Rescale only when the max changed; NaN != NaN keeps a NaN row NaN. */
     if (m_new != m_old) {
