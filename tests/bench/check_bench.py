@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+"""End-to-end checks of `attnbench bench` and `attnbench peak`.
+
+usage: check_bench.py ATTNBENCH WORK_DIR CASE
+
+Cases: quick, faulty, misuse, sigint, sigterm, memory, peak, peak_misuse.
+Each case uses its own files under WORK_DIR.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+ATTENTION_NAME = re.compile(
+    r"^attention/(?P<impl>[A-Za-z0-9_.+-]+)/B:\d+/H:\d+/Hkv:\d+/Lq:\d+/Lk:\d+/D:\d+/"
+    r"causal:(none|top_left|bottom_right)/threads:\d+$")
+ENCODER_NAME = re.compile(
+    r"^encoder_layer/(?P<impl>[A-Za-z0-9_.+-]+)/B:\d+/L:\d+/E:\d+/H:\d+/F:\d+/"
+    r"act:(relu|gelu)/norm_first:[01]/causal:(none|top_left)/threads:\d+$")
+
+CONTEXT_KEYS = [
+    "cpu_model", "attnbench_version", "attnbench_compiler", "attnbench_c_flags",
+    "attnbench_build_type", "openblas_version", "openblas_corename", "onednn_version",
+    "hdf5_version", "benchmark_version", "cpu_isa_used", "peak_source",
+]
+
+
+def fail(message):
+    sys.exit("FAIL: " + message)
+
+
+def expect(condition, message):
+    if not condition:
+        fail(message)
+
+
+def run(cmd, env=None, timeout=600):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def impl_of(name):
+    m = ATTENTION_NAME.match(name) or ENCODER_NAME.match(name)
+    return m.group("impl") if m else None
+
+
+def check_results(results, require_timed_impls=True):
+    """Checks names, counters and context of a results file."""
+    context = results["context"]
+    for key in CONTEXT_KEYS:
+        expect(key in context and context[key], f"context key {key} missing or empty")
+    expect(any(k.startswith("peak_gflops_") for k in context),
+           "no peak_gflops_* entry in the context")
+    impls = sorted(k[len("impl."):] for k in context if k.startswith("impl."))
+    expect(impls, "no impl.* entry in the context")
+
+    timed = set()
+    for b in results["benchmarks"]:
+        name = b["name"]
+        expect(impl_of(name) is not None, f"name {name!r} does not follow the naming scheme")
+        if b.get("error_occurred"):
+            expect(b.get("error_message"), f"{name}: error without a message")
+            expect("GFLOPS" not in b, f"{name}: an error run reports GFLOPS")
+            continue
+        for counter in ["GFLOPS", "peak_fraction", "flops"]:
+            expect(counter in b and b[counter] > 0,
+                   f"{name}: counter {counter} missing or not positive ({b.get(counter)})")
+        expect("plan_ms" in b and b["plan_ms"] >= 0, f"{name}: plan_ms missing")
+        timed.add(impl_of(name))
+    if require_timed_impls:
+        for impl in impls:
+            if context["impl." + impl].startswith("this CPU lacks") or "disabled by" in context["impl." + impl]:
+                continue
+            expect(impl in timed, f"implementation {impl} has no timed benchmark")
+    return timed
+
+
+def case_quick(exe, work):
+    out = os.path.join(work, "quick.json")
+    proc = run([exe, "bench", "--preset", "quick", "--out", out, "--quiet"])
+    expect(proc.returncode == 0, f"bench exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    results = load(out)
+    timed = check_results(results)
+    expect("naive" in timed, "naive was not timed")
+    ops = {b["name"].split("/")[0] for b in results["benchmarks"]}
+    expect(ops == {"attention", "encoder_layer"}, f"operations in the results: {ops}")
+    expect(any("/Lq:1/" in b["name"] and "GBps" in b for b in results["benchmarks"]
+               if not b.get("error_occurred")), "no decode benchmark with a GBps counter")
+    expect(not [f for f in os.listdir(work) if ".tmp-" in f or ".probe-" in f],
+           "a temporary file was left behind")
+
+
+def case_faulty(exe, work):
+    out = os.path.join(work, "faulty.json")
+    env = dict(os.environ, ATTNBENCH_TEST_FAULTY_IMPL="1")
+    proc = run([exe, "bench", "--impl", "^naive$|^naive-broken-scale$", "--op", "attention",
+                "--seq", "64,128", "--heads", "2", "--head-dim", "32", "--threads", "1",
+                "--causal", "none", "--min-time", "0.01", "--out", out, "--quiet"], env=env)
+    expect(proc.returncode == 1,
+           f"bench with a wrong implementation exited {proc.returncode}, expected 1:\n"
+           f"{proc.stderr[-3000:]}")
+    runs = {b["name"]: b for b in load(out)["benchmarks"]}
+    broken = [b for n, b in runs.items() if "/naive-broken-scale/" in n]
+    good = [b for n, b in runs.items() if "/naive/" in n]
+    expect(len(broken) == 2 and len(good) == 2, f"results: {sorted(runs)}")
+    for b in broken:
+        expect(b.get("error_occurred") is True, f"{b['name']}: not reported as an error")
+        expect(b.get("error_message", "").startswith("wrong result:"),
+               f"{b['name']}: error_message {b.get('error_message')!r}")
+        expect("GFLOPS" not in b and "peak_fraction" not in b,
+               f"{b['name']}: a wrong result reports a speed")
+    for b in good:
+        expect(not b.get("error_occurred") and b.get("GFLOPS", 0) > 0,
+               f"{b['name']}: the correct naive was not timed")
+
+
+MISUSE = [
+    (["--no-such-option"], "--no-such-option"),
+    (["--seq", "0"], "--seq"),
+    (["--seq", "abc"], "--seq"),
+    (["--seq", "99999999999"], "--seq"),
+    (["--seq"], "--seq"),
+    (["--threads", "0"], "--threads"),
+    (["--threads", "two"], "--threads"),
+    (["--preset", "fastest"], "--preset"),
+    (["--causal", "upper"], "--causal"),
+    (["--act", "tanh"], "--act"),
+    (["--norm-first", "2"], "--norm-first"),
+    (["--op", "matmul"], "--op"),
+    (["--impl", "no-such-impl"], "--impl"),
+    (["--impl", "("], "--impl"),
+    (["--budget-seconds", "-1"], "--budget-seconds"),
+    (["--heads", "6", "--kv-heads", "4", "--op", "attention"], "--kv-heads"),
+    (["--benchmark_no_such_flag=1"], "--benchmark_no_such_flag"),
+    (["--benchmark_format=xml"], "--benchmark_format"),
+]
+
+
+def case_misuse(exe, work):
+    for args, named in MISUSE:
+        proc = run([exe, "bench", *args], timeout=60)
+        expect(proc.returncode == 2, f"bench {' '.join(args)}: exit {proc.returncode}, expected 2"
+                                     f"\n{proc.stderr}")
+        expect(named in proc.stderr, f"bench {' '.join(args)}: stderr does not name {named}:"
+                                     f"\n{proc.stderr}")
+        expect("usage: attnbench bench" in proc.stderr,
+               f"bench {' '.join(args)}: no usage line:\n{proc.stderr}")
+
+
+def interrupt(exe, work, sig):
+    """Starts a sweep of slow benchmarks, signals it after the first result
+    is written, and checks the exit status and the file."""
+    out = os.path.join(work, f"interrupted-{sig.name}.json")
+    if os.path.exists(out):
+        os.remove(out)
+    n_total = 8
+    cmd = [exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq",
+           "32,48,64,80,96,112,128,144", "--heads", "1", "--head-dim", "16", "--causal", "none",
+           "--threads", "1", "--min-time", "0.4", "--peak-gflops", "100", "--out", out,
+           "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    # Wait for the first finished benchmark in the results file.
+    deadline = time.time() + 120
+    n_before = 0
+    while time.time() < deadline:
+        try:
+            n_before = len(load(out)["benchmarks"])
+        except (OSError, ValueError):
+            n_before = 0
+        if n_before >= 1:
+            break
+        time.sleep(0.02)
+    expect(n_before >= 1, "no benchmark finished within 120 s")
+
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    expect(proc.returncode == 128 + sig.value,
+           f"exit status {proc.returncode} after {sig.name}, expected {128 + sig.value}:\n{stderr}")
+
+    results = load(out)
+    names = [b["name"] for b in results["benchmarks"]]
+    expect(n_before <= len(names) < n_total,
+           f"{len(names)} benchmarks in the file after {sig.name}; expected {n_before} to "
+           f"{n_total - 1}")
+    for b in results["benchmarks"]:
+        expect(not b.get("error_occurred") and b.get("GFLOPS", 0) > 0,
+               f"{b['name']}: an unfinished benchmark is in the file")
+    expect(not [f for f in os.listdir(work) if ".tmp-" in f], "a temporary file was left behind")
+
+
+def case_sigint(exe, work):
+    interrupt(exe, work, signal.SIGINT)
+
+
+def case_sigterm(exe, work):
+    interrupt(exe, work, signal.SIGTERM)
+
+
+def case_memory(exe, work):
+    out = os.path.join(work, "memory.json")
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "2000000",
+                "--heads", "64", "--head-dim", "256", "--causal", "none", "--threads", "1",
+                "--peak-gflops", "100", "--out", out, "--quiet"], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    runs = load(out)["benchmarks"]
+    expect(len(runs) == 1 and runs[0].get("error_occurred"), f"results: {runs}")
+    expect("MiB" in runs[0]["error_message"] and runs[0]["error_message"].startswith("skipped:"),
+           f"error_message {runs[0]['error_message']!r}")
+
+
+def case_peak(exe, work):
+    proc = run([exe, "peak", "--json", "--repetitions", "2", "--threads", "1",
+                "--no-bandwidth"], timeout=120)
+    expect(proc.returncode == 0, f"peak exited {proc.returncode}:\n{proc.stderr}")
+    data = json.loads(proc.stdout)
+    isas = {row["isa"] for row in data["fma"]}
+    expect("sse2" in isas, f"ISAs measured: {isas}")
+    for row in data["fma"]:
+        expect(row["gflops"] > 0 and row["threads"] == 1, f"row {row}")
+    env = dict(os.environ, ATTNBENCH_MAX_ISA="scalar")
+    proc = run([exe, "peak", "--json", "--repetitions", "1", "--threads", "1", "--no-bandwidth"],
+               env=env, timeout=120)
+    isas = {row["isa"] for row in json.loads(proc.stdout)["fma"]}
+    expect(isas == {"sse2"}, f"with ATTNBENCH_MAX_ISA=scalar the ISAs measured are {isas}")
+
+
+def case_peak_misuse(exe, work):
+    for args, named in [(["--threads", "0"], "--threads"), (["--repetitions", "x"],
+                         "--repetitions"), (["--bogus"], "--bogus")]:
+        proc = run([exe, "peak", *args], timeout=60)
+        expect(proc.returncode == 2, f"peak {' '.join(args)}: exit {proc.returncode}")
+        expect(named in proc.stderr and "usage: attnbench peak" in proc.stderr,
+               f"peak {' '.join(args)}: stderr:\n{proc.stderr}")
+
+
+CASES = {
+    "quick": case_quick,
+    "faulty": case_faulty,
+    "misuse": case_misuse,
+    "sigint": case_sigint,
+    "sigterm": case_sigterm,
+    "memory": case_memory,
+    "peak": case_peak,
+    "peak_misuse": case_peak_misuse,
+}
+
+if __name__ == "__main__":
+    attnbench, work_dir, case = sys.argv[1:4]
+    os.makedirs(work_dir, exist_ok=True)
+    CASES[case](attnbench, work_dir)
+    print("ok")
