@@ -2,11 +2,12 @@
  * blocked: flash attention in portable C11, float32, no intrinsics.
  *
  * One job (see flash_tiling.h) is a tile of at most Q_TILE query rows of one
- * KV head against a range of keys, processed KV_TILE keys at a time:
- * logits of a 4-row block against the packed K tile, an online softmax per
- * row (running max and sum; the output is rescaled only when the max grows,
- * and divided by the sum once at the end), and the weighted sum of values.
- * The Lq x Lk score matrix never exists; a tile of it lives in scratch.
+ * KV head against a range of keys, processed KV_TILE keys at a time. Each
+ * tile computes the logits of 4-row blocks against the packed K tile, then
+ * an online softmax per row, then the weighted sum of values. The softmax
+ * keeps a running max and sum, rescales the output only when the max
+ * grows, and divides by the sum once at the end. The Lq x Lk score matrix
+ * never exists, only one tile of it in scratch.
  *
  * The loops run over fixed-size arrays (lane arrays for the reductions) so
  * that GCC vectorizes them. This file is compiled three times, for baseline
@@ -162,11 +163,11 @@ static void weighted_values(int64_t n_rows, const float *restrict p, int64_t ldp
 
 /* === Online softmax === */
 
-/* Turns one row's logits s[0..KV_TILE) into weights in place: scaled, keys
-   n_allowed.. masked, exp'd against the new running max. Updates m and l,
-   rescales the row's output when the max grows, and returns the number of
-   keys whose weight the PV product must read (0 when the row has no
-   finite max yet). */
+/* Turns one row's logits s[0..KV_TILE) into weights in place: scaled,
+   keys n_allowed.. masked, and exponentiated against the new running max.
+   Updates m and l, and rescales the row's output when the max grows.
+   Returns the number of keys whose weight the PV product must read (0 when
+   the row has no finite max yet). */
 static int64_t softmax_row(float *restrict s, int64_t n_allowed, float scale, float *m,
                            float *l, float *restrict o_row, int64_t Dp)
 {
@@ -304,9 +305,9 @@ static void blocked_rows(const atb_flash_job *job)
                                            &sc->m[r], &sc->l[r], sc->o + r * Dp, Dp);
         }
 
-        /* PV: a block reads the keys all its rows allow; each row then adds
-           its own remaining keys, so a masked key's value (NaN, say) is
-           never multiplied, not even by a zero weight. */
+        /* PV: a block reads the keys that all its rows allow, and each row
+           then adds its own remaining keys. A masked key's value (NaN, say)
+           is thus never multiplied, not even by a zero weight. */
         for (int64_t r0 = 0; r0 < n_rows; r0 += ROW_BLOCK) {
             const int64_t nb = n_rows - r0 < ROW_BLOCK ? n_rows - r0 : ROW_BLOCK;
             int64_t common = KV_TILE;

@@ -2,7 +2,7 @@
  * simd-avx2 and simd-avx512: flash attention with intrinsics, float32.
  * The job (register-blocked QK^T and PV, fused online softmax, vector exp)
  * is simd_attention_template.h, compiled once per ISA in
- * simd_attention_avx2.c and simd_attention_avx512.c; jobs, packing and
+ * simd_attention_avx2.c and simd_attention_avx512.c. Jobs, packing and
  * threads come from impl/blocked/flash_tiling.h.
  *
  * Layouts as in attnbench/impl.h: q, out [B,H,Lq,D]; k, v [B,Hkv,Lk,D].

@@ -44,7 +44,9 @@ static inline vf v_select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m
 static inline vmask v_first_lanes(int64_t n)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const int clamped = n < 0 ? 0 : n > VL ? VL : (int)n;
+    int clamped = (int)(n < VL ? n : VL);
+    if (clamped < 0)
+        clamped = 0;
     return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(clamped), lanes));
 }
 static inline vf v_load_first(const float *p, int64_t n)

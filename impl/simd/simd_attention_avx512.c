@@ -46,7 +46,11 @@ static inline int v_mask_any(vmask a) { return a != 0; }
 static inline vf v_select(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
 static inline vmask v_first_lanes(int64_t n)
 {
-    return n >= VL ? (vmask)0xffff : n <= 0 ? (vmask)0 : (vmask)((1u << n) - 1u);
+    if (n >= VL)
+        return (vmask)0xffff;
+    if (n <= 0)
+        return (vmask)0;
+    return (vmask)((1u << n) - 1u);
 }
 static inline vf v_load_first(const float *p, int64_t n)
 {

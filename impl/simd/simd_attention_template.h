@@ -1,9 +1,9 @@
 /*
  * The flash-attention job of simd-avx2 and simd-avx512, written once over a
- * small set of vector operations. Included only by simd_attention_avx2.c and
- * simd_attention_avx512.c, each compiled with its own ISA flags; neither
- * copy is reachable on a CPU without that ISA, because the registry entry
- * and the plan check atb_cpu_isa() first.
+ * small set of vector operations. Only simd_attention_avx2.c and
+ * simd_attention_avx512.c include it, each compiled with its own ISA flags.
+ * Neither copy is reachable on a CPU without that ISA, because the registry
+ * entry and the plan check atb_cpu_isa() first.
  *
  * The including file defines, before the include:
  *   SIMD_LEVEL         avx2 or avx512 (symbol suffix)
@@ -59,8 +59,8 @@ SIMD_INLINE vf v_exp_nonpositive(vf x)
     const vmask flush = v_lt(x, v_set1(ATB_FLASH_EXP_FLUSH_BELOW));
 
     /* n is in [-126, 0] for every lane that is not flushed, so 2^n is a
-       normal float there; flushed lanes may compute garbage (or NaN, for
-       -inf), which the final select replaces with 0. */
+       normal float there. Flushed lanes may compute garbage (NaN for -inf),
+       and the final select replaces it with 0. */
     const vf n = v_round(v_mul(x, v_set1(1.44269504088896341f)));
     vf r = v_fnmadd(n, v_set1(0.693145751953125f), x);
     r = v_fnmadd(n, v_set1(1.42860682030941723212e-6f), r);
@@ -311,10 +311,10 @@ static void values_block(int nr, const float *p, int64_t ldp, const float *v, in
 
 /* === Online softmax, one fused pass per row === */
 
-/* Scales a row's KV_TILE logits, masks keys n_allowed.., takes the max and
-   a NaN flag, updates the running max m (rescaling the row's output and
-   sum l only when it changed), then stores exp(x - m) and adds it to l.
-   The row stays in registers between the two halves. Returns the number of
+/* Scales a row's KV_TILE logits, masks keys n_allowed.. and takes their
+   max. Updates the running max m, and rescales the row's output and its
+   sum l only when m changed. Then stores exp(x - m) and adds it to l. The
+   row stays in registers between the two halves. Returns the number of
    keys the PV product must read: n_allowed, or 0 while every allowed logit
    so far is -inf. */
 static int64_t softmax_row(float *restrict s, int64_t n_allowed, float scale, float *m,
@@ -457,7 +457,7 @@ static void simd_rows(const atb_flash_job *job)
             }
         }
 
-        /* Softmax of each row over its allowed keys in the tile; the mask
+        /* Softmax of each row over its allowed keys in the tile. The mask
            is applied only when the row's limit or the key range ends
            inside the tile. */
         for (int64_t r = 0; r < n_rows; r++) {
@@ -469,9 +469,9 @@ static void simd_rows(const atb_flash_job *job)
                                            &sc->m[r], &sc->l[r], sc->o + r * Dp, Dp);
         }
 
-        /* PV: a block reads the keys all its rows allow; each row then adds
-           its own remaining keys, so a masked key's value (NaN, say) is
-           never multiplied, not even by a zero weight. */
+        /* PV: a block reads the keys that all its rows allow, and each row
+           then adds its own remaining keys. A masked key's value (NaN, say)
+           is thus never multiplied, not even by a zero weight. */
         for (int64_t r0 = 0; r0 < n_rows; r0 += MR) {
             const int nb = (int)(n_rows - r0 < MR ? n_rows - r0 : MR);
             int64_t common = KV_TILE;

@@ -1,9 +1,9 @@
 /*
  * Timing driver for the speed targets of blocked, simd-avx2 and
- * simd-avx512 (a developer tool, not a test): it measures the FMA peak of
- * each ISA and the memory read bandwidth in the same run, then the kernels,
- * alternating, and keeps the best of several rounds because the machine is
- * shared.
+ * simd-avx512 (a developer tool, not a test). It measures the FMA peak of
+ * each ISA and the memory read bandwidth in the same run as the kernels,
+ * alternating with them. It keeps the best of several rounds because the
+ * machine is shared.
  *
  * usage: attention_kernels_timing [targets | IMPL B H Hkv Lq Lk D CAUSAL THREADS]
  * Times are CPU seconds over the thread count (see cpu_s), so other
@@ -33,9 +33,9 @@ static double now_s(void)
 }
 
 /* CPU seconds of all threads of the process. The machine is shared, so a
-   thread may wait for a core; dividing CPU time by the thread count gives
-   the time the run would take with its cores to itself (idle OpenMP
-   threads spin, so load imbalance still counts). */
+   thread may wait for a core. CPU time divided by the thread count is the
+   time the run would take with its cores to itself. Idle OpenMP threads
+   spin, so load imbalance still counts. */
 static double cpu_s(void)
 {
     struct timespec ts;

@@ -55,7 +55,7 @@ static float *run_impl(const atb_impl *impl, const atb_tensors *t, const char *l
     void *plan = NULL;
     atb_status st = impl->plan(&t->problem, NULL, &plan, err, sizeof(err));
     if (st == ATB_OK) {
-        /* Poison the output so that an element the kernel forgets shows. */
+        /* Poison the output so that an element the kernel skips is seen. */
         for (size_t i = 0; i < n_out; i++)
             out[i] = 12345.0f;
         atb_run_args args = atb_tensors_args(t, out);
@@ -355,7 +355,7 @@ static void case_decode_split(const atb_impl *impl)
         snprintf(label, sizeof(label), "decode_split[%zu]", i);
         check_case(impl, &shapes[i], 40 + i, i == 2 ? nan_in_padded_keys : NULL, label);
 
-        /* The plan must actually split (the description says so). */
+        /* The plan must actually split, and describe() reports that. */
         void *plan = NULL;
         char err[256];
         if (impl->plan(&shapes[i], NULL, &plan, err, sizeof(err)) != ATB_OK) {
