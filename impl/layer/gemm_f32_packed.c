@@ -221,9 +221,10 @@ static void apply_epilogue(const atb_epilogue *ep, float *c, int64_t ldc, int64_
                 cr[j] += bias[j];
             break;
         case ATB_EPILOGUE_BIAS_RELU:
+            /* NaN fails v < 0 and passes through, as in torch.relu. */
             for (int64_t j = 0; j < n_cols; j++) {
                 const float v = cr[j] + bias[j];
-                cr[j] = v > 0.0f ? v : 0.0f;
+                cr[j] = v < 0.0f ? 0.0f : v;
             }
             break;
         case ATB_EPILOGUE_BIAS_GELU:

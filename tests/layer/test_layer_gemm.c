@@ -5,7 +5,8 @@
  * edge-tile and K-block path runs), each epilogue, and 1 and 2 threads. The element
  * bound is 8 * sqrt(K) * 2^-24 * sum_k |a_mk w_nk| plus the epilogue's own
  * rounding; a checker self-test proves the bound rejects a result computed
- * with one k term dropped.
+ * with one k term dropped. A NaN in a row of A must reach that row of C
+ * through every epilogue.
  */
 #include "impl/layer/layer_internal.h"
 
@@ -169,6 +170,48 @@ static void check_bound_rejects_dropped_term(void)
     free(c);
 }
 
+/* A NaN in row r of A makes row r of C NaN after every epilogue (ReLU
+   included, as torch.relu does) and leaves the other rows finite. */
+static void check_nan_propagates(const kernel_case *kc)
+{
+    const int64_t m = 13, n = 40, k = 20, nan_row = 5;
+    atb_prng rng;
+    atb_prng_seed(&rng, 7);
+    float a[13 * 20], w[40 * 20], bias[40], res[13 * 40], c[13 * 40];
+    float *scratch = malloc(sizeof(float) * atb_sgemm_scratch_per_thread(kc->kernel->mr));
+    fill(a, sizeof(a) / sizeof(a[0]), &rng);
+    fill(w, sizeof(w) / sizeof(w[0]), &rng);
+    fill(bias, sizeof(bias) / sizeof(bias[0]), &rng);
+    fill(res, sizeof(res) / sizeof(res[0]), &rng);
+    a[nan_row * k + 3] = NAN;
+    atb_packed_weight pw;
+    if (!scratch || !atb_packed_weight_init(&pw, w, n, k, kc->kernel->nr)) {
+        printf("FAIL %s: cannot allocate\n", kc->what);
+        n_failures++;
+        free(scratch);
+        return;
+    }
+    for (int kind = ATB_EPILOGUE_NONE; kind <= ATB_EPILOGUE_BIAS_RESIDUAL; kind++) {
+        const atb_epilogue ep = {.kind = (atb_epilogue_kind)kind, .bias = bias, .residual = res,
+                                 .ld_residual = n};
+        kc->level->sgemm(kc->kernel, m, a, k, &pw, c, n, &ep, scratch, 1);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                const int want_nan = i == nan_row;
+                if (want_nan != (isnan(c[i * n + j]) != 0)) {
+                    printf("FAIL %s epilogue=%d: C[%lld][%lld] = %g, expected %s\n", kc->what,
+                           kind, (long long)i, (long long)j, c[i * n + j],
+                           want_nan ? "NaN" : "a finite value");
+                    n_failures++;
+                    i = m;
+                    break;
+                }
+            }
+    }
+    atb_packed_weight_free(&pw);
+    free(scratch);
+}
+
 int main(void)
 {
     const unsigned isa = atb_cpu_isa();
@@ -194,6 +237,9 @@ int main(void)
     }
 
     check_bound_rejects_dropped_term();
+
+    for (int c = 0; c < n_cases; c++)
+        check_nan_propagates(&cases[c]);
 
     const int64_t sizes[] = {1, 7, 17, 33};
     uint64_t seed = 1;
