@@ -5,7 +5,8 @@
  * relu and gelu, post- and pre-norm, key padding (including a sequence
  * with no valid key), top-left causal, the sinusoidal positional encoding,
  * E in {16, 64, 96, 256, 512}, H in {1, 4, 8}, F in {32, 2048},
- * L in {1, 17, 128}, eps 1e-5 and 1e-6, 1 and 2 threads. A self-test feeds
+ * L in {1, 17, 128}, eps 1e-5 and 1e-6, 1 and 2 threads, and a NaN in the
+ * input at a padded, an allowed and a causally later key. A self-test feeds
  * the same comparison the naive layer with deliberate faults and expects
  * it to fail, and the plan and run reject invalid input with a status.
  */
@@ -31,23 +32,31 @@ typedef struct {
     int padding; /* 0: none, 1: kv_valid_len from the fill, 2: and batch 0 has none valid */
     double eps;
     int n_threads;
+    int has_nan;          /* nonzero: x of the last batch holds a NaN at nan_position */
+    int64_t nan_position;
 } layer_case;
 
 static const layer_case cases[] = {
-    {1, 17, 16, 1, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 1},
-    {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1},
-    {2, 17, 64, 4, 2048, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-6, 2},
-    {1, 128, 96, 8, 32, ATB_ACT_RELU, 1, ATB_CAUSAL_NONE, 1, 0, 1e-5, 2},
-    {1, 1, 256, 8, 2048, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 1},
-    {3, 17, 96, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_TOP_LEFT, 0, 1, 1e-6, 1},
-    {1, 128, 512, 8, 2048, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 2},
-    {2, 128, 512, 8, 2048, ATB_ACT_RELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-5, 1},
-    {2, 128, 256, 4, 2048, ATB_ACT_GELU, 1, ATB_CAUSAL_NONE, 0, 1, 1e-5, 2},
-    {2, 1, 64, 1, 32, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-6, 1},
-    {4, 17, 16, 4, 2048, ATB_ACT_RELU, 0, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-5, 2},
-    {2, 17, 64, 8, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 2, 1e-5, 1},
-    {2, 17, 64, 8, 32, ATB_ACT_RELU, 1, ATB_CAUSAL_TOP_LEFT, 0, 2, 1e-6, 2},
-    {1, 128, 16, 4, 32, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 0, 1e-6, 1},
+    {1, 17, 16, 1, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 1, 0, 0},
+    {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1, 0, 0},
+    {2, 17, 64, 4, 2048, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-6, 2, 0, 0},
+    {1, 128, 96, 8, 32, ATB_ACT_RELU, 1, ATB_CAUSAL_NONE, 1, 0, 1e-5, 2, 0, 0},
+    {1, 1, 256, 8, 2048, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 1, 0, 0},
+    {3, 17, 96, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_TOP_LEFT, 0, 1, 1e-6, 1, 0, 0},
+    {1, 128, 512, 8, 2048, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 0, 1e-5, 2, 0, 0},
+    {2, 128, 512, 8, 2048, ATB_ACT_RELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-5, 1, 0, 0},
+    {2, 128, 256, 4, 2048, ATB_ACT_GELU, 1, ATB_CAUSAL_NONE, 0, 1, 1e-5, 2, 0, 0},
+    {2, 1, 64, 1, 32, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-6, 1, 0, 0},
+    {4, 17, 16, 4, 2048, ATB_ACT_RELU, 0, ATB_CAUSAL_TOP_LEFT, 1, 1, 1e-5, 2, 0, 0},
+    {2, 17, 64, 8, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 2, 1e-5, 1, 0, 0},
+    {2, 17, 64, 8, 32, ATB_ACT_RELU, 1, ATB_CAUSAL_TOP_LEFT, 0, 2, 1e-6, 2, 0, 0},
+    {1, 128, 16, 4, 32, ATB_ACT_GELU, 1, ATB_CAUSAL_TOP_LEFT, 1, 0, 1e-6, 1, 0, 0},
+    /* A NaN at a padded key position: only its own row becomes NaN. */
+    {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_TOP_LEFT, 0, 1, 1e-5, 1, 1, 15},
+    /* A NaN at an allowed key: every row of its sequence becomes NaN. */
+    {2, 17, 64, 4, 32, ATB_ACT_RELU, 1, ATB_CAUSAL_NONE, 1, 0, 1e-5, 2, 1, 3},
+    /* Causal: rows before the NaN key stay finite. */
+    {1, 17, 64, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_TOP_LEFT, 0, 0, 1e-5, 1, 1, 9},
 };
 
 typedef struct {
@@ -74,11 +83,11 @@ static int n_failures;
 static void print_case(const layer_case *c)
 {
     printf("B=%lld L=%lld E=%lld H=%lld F=%lld act=%s norm_first=%d causal=%s pe=%d "
-           "padding=%d eps=%g threads=%d", (long long)c->batch, (long long)c->seq_len,
+           "padding=%d eps=%g threads=%d nan=%d", (long long)c->batch, (long long)c->seq_len,
            (long long)c->embed_dim, (long long)c->heads, (long long)c->ffn_dim,
            c->activation == ATB_ACT_GELU ? "gelu" : "relu", c->norm_first,
            atb_causal_name(c->causal), c->positional_encoding, c->padding, c->eps,
-           c->n_threads);
+           c->n_threads, c->has_nan ? (int)c->nan_position : -1);
 }
 
 /* Compares got with expected through atb_compare; returns 1 when it passes,
@@ -116,6 +125,8 @@ static atb_status make_inputs(const layer_case *c, atb_tensors *t, double **expe
     atb_tensors_fill_random(t, 1000 + (uint64_t)c->embed_dim * 7 + (uint64_t)c->seq_len);
     if (c->padding == 2)
         t->kv_valid_len[0] = 0;
+    if (c->has_nan)
+        t->x[((c->batch - 1) * c->seq_len + c->nan_position) * c->embed_dim + 1] = NAN;
 
     const size_t n_out = (size_t)(c->batch * c->seq_len * c->embed_dim);
     *expected = malloc(n_out * sizeof(double));
@@ -162,6 +173,18 @@ static void check_case(const layer_case *c)
     float *got = malloc(n_out * sizeof(float));
     const atb_encoder_weights w = atb_tensors_weights(&t);
 
+    /* A NaN case must make some, but not all, expected elements NaN, or it
+       tests nothing about which rows the NaN may reach. */
+    if (c->has_nan) {
+        size_t n_nan = 0;
+        for (size_t i = 0; i < n_out; i++)
+            n_nan += isnan(expected[i]) != 0;
+        if (n_nan == 0 || n_nan == n_out) {
+            printf("FAIL NaN case: %zu of %zu expected elements are NaN\n", n_nan, n_out);
+            n_failures++;
+        }
+    }
+
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         const family *fam = &families[f];
         if ((atb_cpu_isa() & fam->isa) != fam->isa) {
@@ -204,7 +227,7 @@ static void check_case(const layer_case *c)
    rejections prove nothing. */
 static void check_compare_rejects_faults(void)
 {
-    const layer_case c = {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1};
+    const layer_case c = {2, 17, 64, 4, 32, ATB_ACT_GELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1, 0, 0};
     const atb_naive_fault faults[] = {ATB_NAIVE_FAULT_NONE, ATB_NAIVE_FAULT_LN_UNBIASED,
                                       ATB_NAIVE_FAULT_GELU_TANH,
                                       ATB_NAIVE_FAULT_MASK_OFF_BY_ONE};
@@ -243,7 +266,7 @@ static void check_compare_rejects_faults(void)
 static void check_invalid_inputs(void)
 {
     char err[256];
-    const layer_case c = {2, 17, 16, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1};
+    const layer_case c = {2, 17, 16, 4, 32, ATB_ACT_RELU, 0, ATB_CAUSAL_NONE, 0, 1, 1e-5, 1, 0, 0};
     atb_tensors t;
     double *expected = NULL;
     if (make_inputs(&c, &t, &expected, err, sizeof(err)) != ATB_OK) {
