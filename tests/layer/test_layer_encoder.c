@@ -32,7 +32,7 @@ typedef struct {
     int padding; /* 0: none, 1: kv_valid_len from the fill, 2: and batch 0 has none valid */
     double eps;
     int n_threads;
-    int has_nan;          /* nonzero: x of the last batch holds a NaN at nan_position */
+    int has_nan;          /* nonzero: x of the last batch contains a NaN at nan_position */
     int64_t nan_position;
 } layer_case;
 
