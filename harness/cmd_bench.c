@@ -24,6 +24,7 @@
 #include "harness/commands.h"
 #include "harness/gbench/gbench.h"
 #include "harness/peak.h"
+#include "harness/plugin.h"
 #include "harness/problem.h"
 #include "harness/registry.h"
 
@@ -60,6 +61,7 @@ static const char usage_text[] =
     "         [--head-dim LIST] [--batch LIST] [--causal LIST] [--ffn-dim LIST] [--act LIST]\n"
     "         [--norm-first LIST] [--threads LIST] [--out FILE.json] [--budget-seconds S]\n"
     "         [--min-time S] [--peak-gflops X[,X...]] [--seed N] [--quiet]\n"
+    "         [--plugin FILE.so ...]\n"
     "         [--benchmark_* flags of Google Benchmark]\n";
 
 static void print_help(void)
@@ -88,7 +90,8 @@ static void print_help(void)
           "  --peak-gflops LIST   use this FMA peak (one value, or one per --threads entry)\n"
           "                       instead of measuring it\n"
           "  --seed N             seed of the random inputs (default 1)\n"
-          "  --quiet              no progress lines on stderr\n\n"
+          "  --quiet              no progress lines on stderr\n"
+          ATB_PLUGIN_OPTION_HELP "\n"
           "LIST: comma-separated values; A:B doubles from A to B, A:B:S steps by S.\n"
           "Exit status: 0 all benchmarks timed or skipped, 1 a wrong result or a failure,\n"
           "2 misuse, 128+N when stopped by signal N.\n", stdout);
@@ -634,6 +637,9 @@ int atb_cmd_bench(int argc, char **argv)
             print_help();
             return 0;
         }
+    const int plugin_status = atb_plugin_take_options(&argc, argv, "bench");
+    if (plugin_status != 0)
+        return plugin_status;
     if (parse_args(&o, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "attnbench: error: %s\n%s", err, usage_text);
         free(o.gb_argv);
