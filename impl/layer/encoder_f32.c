@@ -118,6 +118,12 @@ static void fill_positional_encoding(float *pe, int64_t seq_len, int64_t embed_d
         }
 }
 
+/* Floats rounded up to whole 64-byte cache lines. */
+static size_t round_up_to_cache_line(size_t n_floats)
+{
+    return (n_floats + 15) / 16 * 16;
+}
+
 static atb_status layer_plan_create(layer_family family, const atb_problem *problem,
                                     const atb_encoder_weights *w, void **out, char *err,
                                     size_t err_len)
@@ -208,10 +214,9 @@ static atb_status layer_plan_create(layer_family family, const atb_problem *prob
     /* Activations: x0, y, x1, t, q, k, v, heads, concat [n, E]; qkv [n, 3E];
        hidden [n, F]; GEMM scratch. Each buffer starts on a 64-byte line. */
     const size_t per_thread = atb_sgemm_scratch_per_thread(plan->kernel->mr);
-    const size_t round = 16;
-    const size_t e_floats = ((size_t)(n * E) + round - 1) / round * round;
-    const size_t qkv_floats = ((size_t)(n * 3 * E) + round - 1) / round * round;
-    const size_t hidden_floats = ((size_t)(n * F) + round - 1) / round * round;
+    const size_t e_floats = round_up_to_cache_line((size_t)(n * E));
+    const size_t qkv_floats = round_up_to_cache_line((size_t)(n * 3 * E));
+    const size_t hidden_floats = round_up_to_cache_line((size_t)(n * F));
     const size_t total = 9 * e_floats + qkv_floats + hidden_floats
                          + per_thread * (size_t)plan->n_threads;
     plan->buffer = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);

@@ -85,7 +85,8 @@ __attribute__((target("avx512f"))) static double peak_avx512(int64_t iterations)
         "vzeroupper\n\t"
         : "+r"(count)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "cc");
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "cc");
     return (double)iterations * 16.0 * 16.0 * 2.0 / (now_s() - t0);
 }
 
@@ -130,7 +131,8 @@ __attribute__((target("avx2,fma"))) static double peak_avx2(int64_t iterations)
         "vzeroupper\n\t"
         : "+r"(count)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc");
     return (double)iterations * 14.0 * 8.0 * 2.0 / (now_s() - t0);
 }
 
