@@ -332,7 +332,11 @@ static void sgemm_rectangle(const atb_sgemm_kernel *kern, const float *a, int64_
                             kern->kernel(kc, a_panel, w_panel, c_tile, ldc, accumulate);
                         } else {
                             /* Edge tile: compute the full tile in a buffer and
-                               copy out the valid part. */
+                               copy out the valid part.
+                               NOTE: with M below mr (one-token layers) every
+                               tile is an edge tile and the kernel does mr rows
+                               of work for each valid one; a GEMV path for small
+                               M would remove that waste. */
                             for (int64_t r = 0; r < mr * nr; r++)
                                 edge_tile[r] = 0.0f;
                             if (accumulate)
