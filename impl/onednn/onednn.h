@@ -27,8 +27,8 @@ typedef struct {
     dnnl_exec_arg_t args[ATB_ONEDNN_MAX_ARGS];
 } atb_onednn_step;
 
-#define ATB_ONEDNN_MAX_STEPS 16
-#define ATB_ONEDNN_MAX_MEMORIES 64
+#define ATB_ONEDNN_MAX_STEPS 64
+#define ATB_ONEDNN_MAX_MEMORIES 128
 
 /* Primitives in execution order, and every memory object they use. */
 typedef struct {
@@ -73,7 +73,7 @@ atb_status atb_onednn_execute_range(const atb_onednn_program *prog, int first, i
 
 void atb_onednn_program_free(atb_onednn_program *prog);
 
-/* Appends " label=impl" for every step to buf. */
+/* Appends " label=impl" for every step to buf, each pair once. */
 void atb_onednn_describe_steps(const atb_onednn_program *prog, char *buf, size_t buf_len);
 
 /* Half the available memory, at most 64 GiB: the bound on plan buffers. */

@@ -170,15 +170,29 @@ void atb_onednn_program_free(atb_onednn_program *prog)
     prog->n_memories = 0;
 }
 
+/* The implementation string of a step's primitive descriptor. */
+static const char *step_impl(const atb_onednn_step *step)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(step->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success
+        || !impl)
+        return "unknown";
+    return impl;
+}
+
 void atb_onednn_describe_steps(const atb_onednn_program *prog, char *buf, size_t buf_len)
 {
     size_t used = strlen(buf);
     for (int i = 0; i < prog->n_steps && used < buf_len; i++) {
-        const char *impl = "unknown";
-        if (dnnl_primitive_desc_query(prog->steps[i].pd, dnnl_query_impl_info_str, 0, &impl)
-            != dnnl_success)
-            impl = "unknown";
-        int n = snprintf(buf + used, buf_len - used, " %s=%s", prog->steps[i].label, impl);
+        /* Blocks repeat the same steps; each label=impl pair is listed once. */
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = strcmp(prog->steps[j].label, prog->steps[i].label) == 0
+                   && strcmp(step_impl(&prog->steps[j]), step_impl(&prog->steps[i])) == 0;
+        if (seen)
+            continue;
+        int n = snprintf(buf + used, buf_len - used, " %s=%s", prog->steps[i].label,
+                         step_impl(&prog->steps[i]));
         if (n < 0)
             break;
         used += (size_t)n;
