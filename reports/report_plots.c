@@ -408,7 +408,9 @@ static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_ki
     switch (m) {
     case METRIC_GFLOPS:
         p.ylabel = "GFLOP/s";
-        snprintf(text, sizeof(text), "GFLOP/s: %s", s->key);
+        snprintf(text, sizeof(text), "GFLOP/s against %s: %s",
+                 kind == SWEEP_SEQ ? "sequence length" : kind == SWEEP_HEADS ? "heads" : "threads",
+                 s->key);
         snprintf(caption, sizeof(caption),
                  "Throughput (GFLOP/s, median over repetitions) of %s; the dashed line is "
                  "the FMA peak measured in the same run.", s->key);
