@@ -208,7 +208,7 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
             }
 
             /* The U test decides only when these sample sizes can reach
-             * alpha at all; otherwise the ratio alone decides. */
+             * alpha at all. Otherwise the ratio alone decides. */
             atb_utest u;
             int tested = b->n_reps >= 2 && c->n_reps >= 2
                          && atb_mann_whitney(c->real_ns, c->n_reps, b->real_ns, b->n_reps, &u) == 0;

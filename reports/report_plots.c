@@ -395,6 +395,7 @@ static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_ki
 {
     static const char *const kind_names[] = {"seq", "heads", "threads", "decode"};
     static const char *const metric_names[] = {"gflops", "peak_fraction", "speedup", "bandwidth"};
+    static const char *const sweep_names[] = {"sequence length", "heads", "threads", "cached keys"};
     const char *x_label = kind == SWEEP_SEQ       ? "sequence length (Lq = Lk, or L)"
                           : kind == SWEEP_HEADS   ? "heads H"
                           : kind == SWEEP_THREADS ? "threads"
@@ -408,9 +409,7 @@ static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_ki
     switch (m) {
     case METRIC_GFLOPS:
         p.ylabel = "GFLOP/s";
-        snprintf(text, sizeof(text), "GFLOP/s against %s: %s",
-                 kind == SWEEP_SEQ ? "sequence length" : kind == SWEEP_HEADS ? "heads" : "threads",
-                 s->key);
+        snprintf(text, sizeof(text), "GFLOP/s against %s: %s", sweep_names[kind], s->key);
         snprintf(caption, sizeof(caption),
                  "Throughput (GFLOP/s, median over repetitions) of %s; the dashed line is "
                  "the FMA peak measured in the same run.", s->key);
