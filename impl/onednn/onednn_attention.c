@@ -6,16 +6,16 @@
  * The matmuls see the heads of one key/value group as one matrix: q is
  * [B, Hkv, group*Lq, D] without a copy because a group's query heads are
  * adjacent, and K^T is K read through strides. The scale is the matmul's
- * output scale. The masks are binary-add post-ops of -Inf/0 tensors. The
- * causal one, [B, 1, group*Lq, Lk], is made in the plan; a [1, 1, ...]
- * mask would make oneDNN 2.6 fall back to its reference matmul. The
- * padding one, [B, 1, 1, Lk], is filled from kv_valid_len in run().
- * oneDNN's softmax gives NaN for a row of -Inf, and the masks cannot stop
- * NaN or Inf in a masked key, so atb_onednn_repair_rows fixes those rows
- * afterwards.
+ * output scale. The masks are binary-add post-ops of -Inf/0 tensors: the
+ * padding one, [B, 1, 1, keys], is filled from kv_valid_len in run().
+ * Under a causal rule the three primitives run per block of query rows
+ * with only the keys the block needs, and a causal mask per block made in
+ * the plan. oneDNN's softmax gives NaN for a row of -Inf, and the masks
+ * cannot stop NaN or Inf in a masked key, so atb_onednn_repair_rows fixes
+ * those rows afterwards.
  *
- * The plan allocates the whole score tensor, B * H * Lq * Lk floats, and
- * rejects shapes whose buffers exceed the memory bound.
+ * The plan allocates the score tensor (of one block under a causal rule)
+ * and rejects shapes whose buffers exceed the memory bound.
  */
 #include "impl/onednn/onednn.h"
 
@@ -292,12 +292,13 @@ static atb_status describe_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dims
 }
 
 /*
- * The primitives under a causal rule, per block of query rows: copy the
- * block's queries and the keys and values it needs into dense buffers,
- * then QK^T with the block's causal mask (and padding mask), softmax and
- * PV as for all rows, then copy the output back. oneDNN 2.6 runs a batched
- * matmul on a block view of q, k or v (whose batch stride exceeds the
- * block) through gemm:jit rather than brgemm, hence the copies.
+ * Builds the primitives under a causal rule, per block of query rows. Each
+ * block copies its queries and the keys and values it needs into dense
+ * buffers. It then runs QK^T with its causal mask (and the padding mask),
+ * the softmax and PV as for all rows, and copies the output back. The
+ * copies exist because oneDNN 2.6 runs a batched matmul on a block view of
+ * q, k or v, whose batch stride exceeds the block, through gemm:jit rather
+ * than brgemm.
  */
 static atb_status build_block_primitives(attention_plan *plan, char *err, size_t err_len)
 {

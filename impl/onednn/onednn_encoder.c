@@ -260,8 +260,11 @@ fail:
     return st;
 }
 
-/* scores = scale * Q K^T + masks, softmax, concat = P V, with the heads of
-   qkv [n, 3E] and concat [n, E] read and written through strides. */
+/* scores = scale * Q K^T + masks, softmax, concat = P V, with the heads
+   split out of qkv [n, 3E] and written into concat [n, E] through strides.
+   NOTE: under a causal rule this computes and masks the whole L x L square;
+   the query blocks of onednn_attention.c would skip most of the masked
+   half. */
 static atb_status attention_steps(encoder_plan *plan, char *err, size_t err_len)
 {
     const atb_encoder_shape *s = &plan->problem.encoder;
