@@ -47,8 +47,8 @@ static const atb_bench_preset presets[] = {
         .name = "default",
         .summary = "the main sweep: Lq = Lk 128..4096, H 1/8/16, D 64/128, a decode step, "
                    "the layer at E=512",
-        .min_time_s = 0.1,
-        .budget_s = 2.0,
+        .min_time_s = 0.05,
+        .budget_s = 4.0,
         .attention = {
             {.batch = LIST(1), .heads = LIST(1, 8, 16), .head_dim = LIST(64, 128),
              .seq = LIST(128, 256, 512, 1024, 2048, 4096),

@@ -184,12 +184,16 @@ static void print_progress(atb_bench_session *s, int k)
 {
     if (!s->settings.progress)
         return;
-    double left_s = 0.0;
-    for (int j = k; j < s->n_configs; j++)
-        if (!s->states[j].started || j == k)
-            left_s += j == k ? s->states[k].predicted_s
-                             : predict_benchmark_s(&s->settings, predict_run_s(s, j))
-                                   + OVERHEAD_PER_BENCHMARK_S;
+    /* Benchmarks not started yet count with their current estimate, or
+       nothing when the budget would skip them. */
+    double left_s = s->states[k].state == OUTCOME_SKIPPED ? 0.0 : s->states[k].predicted_s;
+    for (int j = k + 1; j < s->n_configs; j++) {
+        if (s->states[j].started)
+            continue;
+        const double total_s = predict_benchmark_s(&s->settings, predict_run_s(s, j));
+        if (total_s <= s->settings.budget_s)
+            left_s += total_s + OVERHEAD_PER_BENCHMARK_S;
+    }
     char elapsed[32], left[32];
     format_duration(omp_get_wtime() - s->start_s, elapsed, sizeof(elapsed));
     format_duration(left_s, left, sizeof(left));
@@ -540,16 +544,17 @@ static void run_benchmark(atb_gb_state *st, void *user)
             atb_gb_skip_with_error(st, r->message);
             return;
         }
-        /* The first run is measured now: skip if it shows the benchmark
-           would exceed the budget after all. */
+        /* The first run is measured now. The time it took is spent, so skip
+           only when the timed runs still to come would exceed the budget
+           on their own. */
         record_rate(s, k, run_s);
-        const double total_s = predict_benchmark_s(&s->settings, run_s);
-        if (total_s > s->settings.budget_s) {
+        const double remaining_s = predict_benchmark_s(&s->settings, run_s) - run_s;
+        if (remaining_s > s->settings.budget_s) {
             r->state = OUTCOME_SKIPPED;
             snprintf(r->message, sizeof(r->message),
-                     "skipped: the validation run took %.2f s, so the benchmark would take "
-                     "about %.1f s, over the budget of %g s per benchmark (--budget-seconds)",
-                     run_s, total_s, s->settings.budget_s);
+                     "skipped: the validation run took %.2f s, so the timed runs would take "
+                     "about %.1f s more, over the budget of %g s per benchmark "
+                     "(--budget-seconds)", run_s, remaining_s, s->settings.budget_s);
             release_plan(s);
             atb_gb_skip_with_error(st, r->message);
             return;
