@@ -30,6 +30,11 @@ typedef struct atb_golden_file atb_golden_file;
 /* Opens a file and validates its root attributes. On failure *file is NULL
    and err says why (not HDF5, truncated, unknown format, newer version). */
 atb_status atb_golden_open(const char *path, atb_golden_file **file, char *err, size_t err_len);
+/* Opens a golden file from a complete HDF5 file image in memory (HDF5's
+   core driver; the bytes are copied, nothing touches the disk). label
+   stands for the path in messages. Validation is as for atb_golden_open. */
+atb_status atb_golden_open_image(const void *data, size_t size, const char *label,
+                                 atb_golden_file **file, char *err, size_t err_len);
 size_t atb_golden_count(const atb_golden_file *file);
 const char *atb_golden_case_name(const atb_golden_file *file, size_t index);
 const char *atb_golden_path(const atb_golden_file *file);

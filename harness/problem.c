@@ -92,7 +92,7 @@ static atb_status validate_encoder(const atb_encoder_shape *s, char *err, size_t
     REQUIRE(s->positional_encoding == 0 || s->positional_encoding == 1,
             "positional_encoding has an unknown value %d", s->positional_encoding);
     REQUIRE(!s->positional_encoding || s->embed_dim % 2 == 0,
-            "the sinusoidal positional encoding needs an even embed_dim (got %lld)",
+            "embed_dim must be even for the sinusoidal positional encoding (got %lld)",
             (long long)s->embed_dim);
 
     REQUIRE(s->embed_dim <= MAX_ELEMENTS && s->ffn_dim <= MAX_ELEMENTS,
