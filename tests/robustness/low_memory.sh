@@ -1,0 +1,75 @@
+#!/bin/sh
+# Runs `attnbench check` under a 700 MB address-space limit (ulimit -v) on
+# cases whose allocations cannot fit, and checks that each failure is an
+# ERROR for that (implementation, case) pair, never a crash, and that the
+# small case after them still passes.
+#
+#   big:  inputs and expected of about 1.3 GB in all (sparse chunked
+#         datasets, so the file is a few KiB); the loader's allocation fails.
+#   wide: 16 KiB keys at head_dim 1 loads in under a MB, but a full score
+#         matrix would take 1 GiB; implementations that need one must
+#         report that they cannot allocate it.
+#
+# usage: low_memory.sh PATH/TO/attnbench WORK_DIR
+set -eu
+attnbench=$1
+work=$2
+mkdir -p "$work"
+
+/usr/bin/python3 - "$work" <<'PY'
+import os, sys
+import h5py
+import numpy as np
+
+
+def sparse_case(f, name, B, H, L, D):
+    g = f.create_group(name)
+    for key, text in dict(op="attention", dtype="f32", causal="none").items():
+        g.attrs[key] = text
+    for key, value in dict(seed=1, batch=B, heads=H, kv_heads=H, q_len=L, kv_len=L,
+                           head_dim=D).items():
+        g.attrs[key] = np.int64(value)
+    g.attrs["scale"] = 1.0
+    # No chunk is written: every element reads as 0, and the output of
+    # attention over zero inputs is exactly 0, so expected is right too.
+    for key in ("q", "k", "v", "expected"):
+        g.create_dataset(key, shape=(B, H, L, D), chunks=(1, 1, min(L, 4096), D),
+                         dtype=np.float64 if key == "expected" else np.float32)
+
+
+with h5py.File(os.path.join(sys.argv[1], "low_memory.h5"), "w") as f:
+    f.attrs["format"] = "attnbench-golden"
+    f.attrs["format_version"] = 1
+    f.attrs["generator"] = "low_memory.sh"
+    sparse_case(f, "big", 1, 4, 262144, 64)
+    sparse_case(f, "wide", 1, 1, 16384, 1)
+    sparse_case(f, "zz_small", 1, 2, 8, 4)
+PY
+
+set +e
+(ulimit -v 700000 && exec "$attnbench" check --threads 1 --json "$work/low_memory.json" \
+    "$work/low_memory.h5") >"$work/stdout.txt" 2>"$work/stderr.txt"
+status=$?
+set -e
+cat "$work/stdout.txt" "$work/stderr.txt"
+
+failed=0
+fail() {
+    echo "FAIL $*"
+    failed=1
+}
+[ "$status" -eq 1 ] || fail "exit status $status, expected 1 (an ERROR, and no crash)"
+grep -q Sanitizer "$work/stderr.txt" && fail "a sanitizer report on stderr"
+n_impls=$(grep -c ' zz_small ' "$work/stdout.txt" || true)
+[ "$n_impls" -ge 1 ] || fail "no result for the small case after the failed ones"
+[ "$(grep ' zz_small ' "$work/stdout.txt" | grep -c '^PASS')" -eq "$n_impls" ] ||
+    fail "the small case does not pass for every implementation"
+[ "$(grep ' big ' "$work/stdout.txt" | grep -c '^ERROR.*cannot allocate')" -eq "$n_impls" ] ||
+    fail "the big case is not an allocation ERROR for every implementation"
+# The wide case: every implementation either passes or reports the failed
+# allocation; nothing else.
+grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)' &&
+    fail "the wide case got a result other than PASS or an allocation ERROR"
+[ -s "$work/low_memory.json" ] || fail "no JSON results were written"
+[ "$failed" -eq 0 ] && echo "ok   every allocation failure under ulimit -v 700000 is an ERROR"
+exit "$failed"
