@@ -67,16 +67,25 @@ static inline float v_reduce_add(vf a)
     x = _mm_add_ss(x, _mm_movehdup_ps(x));
     return _mm_cvtss_f32(x);
 }
-static inline vf v_round(vf a)
+/* 1.5 * 2^23 + 127: adding it to x / ln 2 (|x / ln 2| < 2^22) rounds to an
+   integer and leaves n + 127, the exponent field of 2^n, in the low bits. */
+#define ROUND_MAGIC 12583039.0f
+
+/* One FMA rounds and biases; *aux keeps the sum for v_scale_pow2. */
+static inline vf v_round_log2e(vf x, vf *aux)
 {
-    return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const vf magic = _mm256_set1_ps(ROUND_MAGIC);
+    *aux = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+    return _mm256_sub_ps(*aux, magic);
 }
-/* Builds 2^n in the exponent field. A NaN n converts to INT_MIN, whose
-   field after the shift is 127 (2^0), so NaN x stays NaN. */
-static inline vf v_scale_pow2(vf x, vf n)
+/* Shifting the low 9 bits of aux (n + 127, in [1, 127] for every lane the
+   caller keeps) into the exponent field gives 2^n. A NaN aux shifts to 0,
+   and p is NaN too in that case, so the product stays NaN. */
+static inline vf v_scale_pow2(vf p, vf n, vf aux)
 {
-    const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-    return _mm256_mul_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+    (void)n;
+    const __m256i bits = _mm256_slli_epi32(_mm256_castps_si256(aux), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
 #include "impl/simd/simd_attention_template.h"

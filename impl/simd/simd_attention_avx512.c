@@ -58,11 +58,17 @@ static inline vf v_load_first(const float *p, int64_t n)
 }
 static inline float v_reduce_max(vf a) { return _mm512_reduce_max_ps(a); }
 static inline float v_reduce_add(vf a) { return _mm512_reduce_add_ps(a); }
-static inline vf v_round(vf a)
+static inline vf v_round_log2e(vf x, vf *aux)
 {
-    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    *aux = x; /* unused: vscalefps takes n itself */
+    return _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
-/* vscalefps computes x * 2^floor(n) and returns NaN for a NaN n. */
-static inline vf v_scale_pow2(vf x, vf n) { return _mm512_scalef_ps(x, n); }
+/* vscalefps computes p * 2^floor(n) and returns NaN for a NaN p or n. */
+static inline vf v_scale_pow2(vf p, vf n, vf aux)
+{
+    (void)aux;
+    return _mm512_scalef_ps(p, n);
+}
 
 #include "impl/simd/simd_attention_template.h"

@@ -18,8 +18,9 @@
  * (ordered, false for NaN), v_isnan, v_load_first (lanes 0 .. n-1 of memory,
  * zero above, reading nothing past them), v_mask_or, v_mask_any, v_select
  * (mask ? a : b), v_first_lanes (lanes 0 .. n-1 set), v_reduce_max,
- * v_reduce_add, v_round (to nearest even) and v_scale_pow2 (x * 2^n for
- * integral n in [-126, 127], NaN n giving NaN).
+ * v_reduce_add, v_round_log2e (n = x / ln 2 rounded to an integer, plus
+ * in *aux whatever the ISA needs to form 2^n) and v_scale_pow2 (p * 2^n
+ * for n in [-126, 0], NaN when p is NaN).
  *
  * Register blocks: QK^T holds MR x QK_NC accumulators, loads QK_NC vectors
  * of the packed K tile per step of d and broadcasts MR query values; PV
@@ -61,7 +62,8 @@ SIMD_INLINE vf v_exp_nonpositive(vf x)
     /* n is in [-126, 0] for every lane that is not flushed, so 2^n is a
        normal float there. Flushed lanes may compute garbage (NaN for -inf),
        and the final select replaces it with 0. */
-    const vf n = v_round(v_mul(x, v_set1(1.44269504088896341f)));
+    vf aux;
+    const vf n = v_round_log2e(x, &aux);
     vf r = v_fnmadd(n, v_set1(0.693145751953125f), x);
     r = v_fnmadd(n, v_set1(1.42860682030941723212e-6f), r);
 
@@ -73,7 +75,7 @@ SIMD_INLINE vf v_exp_nonpositive(vf x)
     p = v_fmadd(p, r, v_set1(1.0f));
     p = v_fmadd(p, r, v_set1(1.0f));
 
-    return v_select(flush, v_zero(), v_scale_pow2(p, n));
+    return v_select(flush, v_zero(), v_scale_pow2(p, n, aux));
 }
 
 void SIMD_NAME(atb_simd_exp_f32_)(const float *x, float *y, int64_t n)
