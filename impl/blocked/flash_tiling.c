@@ -12,7 +12,8 @@
  *   pass combines them exactly.
  * - tiled (larger Lq): K of every head is packed once in a first parallel
  *   pass, then the jobs are (b, h, query tile), scheduled dynamically
- *   because causal tiles differ in cost.
+ *   because causal tiles differ in cost. With fewer such jobs than threads,
+ *   the keys are split into chunks as in grouped mode.
  */
 #include "impl/blocked/flash_tiling.h"
 
@@ -100,17 +101,18 @@ void atb_flash_pack_v_rows(const float *restrict v, int64_t D, int64_t n, int64_
 static void choose_split(atb_flash_plan *p)
 {
     const atb_attention_shape *s = &p->shape;
-    const int64_t T = p->kernel->kv_tile;
-    const int64_t n_jobs = s->batch * s->kv_heads;
+    const int64_t T = p->kernel->kv_tile, M = p->kernel->q_tile;
 
-    p->grouped = p->group * s->q_len <= p->kernel->q_tile;
+    p->grouped = p->group * s->q_len <= M;
+    const int64_t n_jobs = p->grouped ? s->batch * s->kv_heads
+                                      : s->batch * s->heads * ((s->q_len + M - 1) / M);
     p->n_chunks = 1;
     p->chunk_len = round_up(s->kv_len > 0 ? s->kv_len : 1, T);
-    if (!p->grouped || n_jobs >= p->n_threads || s->kv_len <= T)
+    if (n_jobs >= p->n_threads || s->kv_len <= T)
         return;
 
-    /* Fewer KV heads than threads: give each thread an equal share of the
-       key tiles of every head, so every thread is busy. */
+    /* Fewer jobs than threads: give each thread an equal share of the key
+       tiles of every job, so every thread is busy. */
     const int64_t want = (p->n_threads + n_jobs - 1) / n_jobs;
     const int64_t n_tiles = (s->kv_len + T - 1) / T;
     const int64_t tiles_per_chunk = (n_tiles + want - 1) / want;
@@ -199,9 +201,10 @@ atb_status atb_flash_plan_create(const atb_problem *problem, const atb_flash_ker
         }
     }
     if (st == ATB_OK && p->n_chunks > 1) {
-        const int64_t rows = p->group * s->q_len;
-        p->partials = alloc_floats(
-            (size_t)(n_kv_heads * p->n_chunks * rows * (p->head_dim_padded + 2)));
+        /* Both modes keep Dp + 2 floats per (query row, chunk). */
+        const int64_t rows = s->batch * s->heads * s->q_len;
+        p->partials =
+            alloc_floats((size_t)(p->n_chunks * rows * (p->head_dim_padded + 2)));
         if (!p->partials)
             st = ATB_ERR_NOMEM;
     }
@@ -294,47 +297,6 @@ static void pack_all_heads(atb_flash_plan *p, const float *k, const float *v)
     }
 }
 
-static void run_tiled(atb_flash_plan *p, const float *q, const float *k, const float *v,
-                      const int32_t *kv_valid_len, float *out)
-{
-    const atb_attention_shape *s = &p->shape;
-    const int64_t D = s->head_dim, Dp = p->head_dim_padded, T = p->kernel->kv_tile;
-    const int64_t M = p->kernel->q_tile, Lq = s->q_len, Lk = s->kv_len;
-    const int64_t n_q_tiles = (Lq + M - 1) / M;
-    const int64_t n_jobs = s->batch * s->heads * n_q_tiles;
-
-#pragma omp parallel num_threads(p->n_threads)
-    {
-        thread_scratch *ts = &p->threads[omp_get_thread_num()];
-        pack_all_heads(p, k, v); /* ends with the barrier of its omp for */
-
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t job_index = 0; job_index < n_jobs; job_index++) {
-            const int64_t qt = job_index % n_q_tiles, bh = job_index / n_q_tiles;
-            const int64_t b = bh / s->heads, h = bh % s->heads;
-            const int64_t head = b * s->kv_heads + h / p->group;
-            const int64_t i0 = qt * M, n_rows = Lq - i0 < M ? Lq - i0 : M;
-            const int64_t valid = valid_keys(s, kv_valid_len, b);
-
-            for (int64_t r = 0; r < n_rows; r++) {
-                ts->q_rows[r] = q + (bh * Lq + i0 + r) * D;
-                ts->out_rows[r] = out + (bh * Lq + i0 + r) * D;
-                ts->row_limit[r] = atb_attention_allowed_keys(s, valid, i0 + r);
-            }
-            const atb_flash_job job = {
-                .head_dim = D, .head_dim_padded = Dp, .scale = (float)s->scale,
-                .n_rows = n_rows, .q_rows = ts->q_rows, .row_limit = ts->row_limit,
-                .k = k ? k + head * Lk * D : NULL, .v = v ? v + head * Lk * D : NULL,
-                .k_packed = p->k_packed + head * p->n_kv_tiles * D * T,
-                .v_packed = p->v_packed ? p->v_packed + head * Lk * Dp : NULL,
-                .kv_begin = 0, .kv_end = Lk, .out_rows = ts->out_rows,
-                .scratch = ts->scratch,
-            };
-            p->kernel->rows(&job);
-        }
-    }
-}
-
 /* Merges the per-chunk partial results of one row into its output. */
 static void combine_row(const float *partial_o, const float *partial_m, const float *partial_l,
                         int64_t n_chunks, int64_t chunk_stride_o, int64_t chunk_stride_ml,
@@ -374,6 +336,72 @@ static void combine_row(const float *partial_o, const float *partial_m, const fl
     const float inverse = 1.0f / sum;
     for (int64_t d = 0; d < D; d++)
         out_row[d] *= inverse;
+}
+
+static void run_tiled(atb_flash_plan *p, const float *q, const float *k, const float *v,
+                      const int32_t *kv_valid_len, float *out)
+{
+    const atb_attention_shape *s = &p->shape;
+    const int64_t D = s->head_dim, Dp = p->head_dim_padded, T = p->kernel->kv_tile;
+    const int64_t M = p->kernel->q_tile, Lq = s->q_len, Lk = s->kv_len;
+    const int64_t n_q_tiles = (Lq + M - 1) / M, n_chunks = p->n_chunks;
+    const int64_t n_jobs = s->batch * s->heads * n_q_tiles * n_chunks;
+    const int64_t n_rows_total = s->batch * s->heads * Lq;
+    /* Split keys: unnormalized rows [bh][chunk][Lq][Dp], then the maxima
+       [bh][chunk][Lq], then the sums in the same layout. */
+    float *partial_o = p->partials;
+    float *partial_m = partial_o ? partial_o + n_chunks * n_rows_total * Dp : NULL;
+    float *partial_l = partial_m ? partial_m + n_chunks * n_rows_total : NULL;
+
+#pragma omp parallel num_threads(p->n_threads)
+    {
+        thread_scratch *ts = &p->threads[omp_get_thread_num()];
+        pack_all_heads(p, k, v); /* ends with the barrier of its omp for */
+
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t job_index = 0; job_index < n_jobs; job_index++) {
+            const int64_t c = job_index % n_chunks, rest = job_index / n_chunks;
+            const int64_t qt = rest % n_q_tiles, bh = rest / n_q_tiles;
+            const int64_t b = bh / s->heads, h = bh % s->heads;
+            const int64_t head = b * s->kv_heads + h / p->group;
+            const int64_t i0 = qt * M, n_rows = Lq - i0 < M ? Lq - i0 : M;
+            const int64_t valid = valid_keys(s, kv_valid_len, b);
+
+            for (int64_t r = 0; r < n_rows; r++) {
+                ts->q_rows[r] = q + (bh * Lq + i0 + r) * D;
+                ts->out_rows[r] = out + (bh * Lq + i0 + r) * D;
+                ts->row_limit[r] = atb_attention_allowed_keys(s, valid, i0 + r);
+            }
+            const int64_t kv_begin = c * p->chunk_len;
+            const int64_t kv_end = kv_begin + p->chunk_len < Lk ? kv_begin + p->chunk_len : Lk;
+            const int64_t first_row = (bh * n_chunks + c) * Lq + i0;
+            const atb_flash_job job = {
+                .head_dim = D, .head_dim_padded = Dp, .scale = (float)s->scale,
+                .n_rows = n_rows, .q_rows = ts->q_rows, .row_limit = ts->row_limit,
+                .k = k ? k + head * Lk * D : NULL, .v = v ? v + head * Lk * D : NULL,
+                .k_packed = p->k_packed + head * p->n_kv_tiles * D * T,
+                .v_packed = p->v_packed ? p->v_packed + head * Lk * Dp : NULL,
+                .kv_begin = kv_begin, .kv_end = kv_end, .out_rows = ts->out_rows,
+                .partial_o = partial_o ? partial_o + first_row * Dp : NULL,
+                .partial_m = partial_m ? partial_m + first_row : NULL,
+                .partial_l = partial_l ? partial_l + first_row : NULL,
+                .scratch = ts->scratch,
+            };
+            p->kernel->rows(&job);
+        }
+
+        if (n_chunks > 1) {
+#pragma omp for schedule(static)
+            for (int64_t row = 0; row < n_rows_total; row++) {
+                const int64_t bh = row / Lq, i = row % Lq, b = bh / s->heads;
+                const int64_t first = bh * n_chunks * Lq + i;
+                const int64_t limit =
+                    atb_attention_allowed_keys(s, valid_keys(s, kv_valid_len, b), i);
+                combine_row(partial_o + first * Dp, partial_m + first, partial_l + first,
+                            n_chunks, Lq * Dp, Lq, D, limit, out + row * D);
+            }
+        }
+    }
 }
 
 static void run_grouped(atb_flash_plan *p, const float *q, const float *k, const float *v,

@@ -8,7 +8,7 @@
  *   edge_cases IMPL      the listed edge shapes (D tails, Lk = 0, 1, 63, ...)
  *   nonfinite IMPL       NaN/Inf inputs: masked ones ignored, used ones NaN
  *   denormals IMPL       denormal inputs and flushed weights stay in tolerance
- *   decode_split IMPL    keys split across 2 threads for few query rows
+ *   key_split IMPL       keys split across threads when jobs are too few
  *   bad_input IMPL       invalid inputs give errors, not crashes
  *   isa_cap              the entries obey ATTNBENCH_MAX_ISA (set by CTest)
  * Exit 0 pass, 1 fail, 77 when the CPU lacks the implementation's ISA.
@@ -341,19 +341,23 @@ static void case_denormals(const atb_impl *impl)
     check_case(impl, &p2, 10, denormal_heavy, "denormal_heavy_decode");
 }
 
-/* Few query rows and fewer KV heads than threads: the keys are split. */
-static void case_decode_split(const atb_impl *impl)
+/* Fewer jobs than threads: the keys are split across threads, and the
+   partial results combined. The first three are decode shapes (one job per
+   KV head), the last two have query tiles (8 threads on 2 or 4 jobs). */
+static void case_key_split(const atb_impl *impl)
 {
     const atb_problem shapes[] = {
         attention_problem(1, 1, 1, 1, 4096, 128, ATB_CAUSAL_NONE, 0, 2),
         attention_problem(1, 4, 1, 2, 4096, 64, ATB_CAUSAL_BOTTOM_RIGHT, 0, 2),
         attention_problem(1, 2, 1, 1, 1000, 17, ATB_CAUSAL_NONE, 1, 2),
+        attention_problem(1, 2, 1, 40, 700, 80, ATB_CAUSAL_BOTTOM_RIGHT, 1, 8),
+        attention_problem(1, 2, 1, 40, 700, 64, ATB_CAUSAL_TOP_LEFT, 0, 8),
         attention_problem(1, 1, 1, 5, 130, 64, ATB_CAUSAL_TOP_LEFT, 0, 2),
     };
     for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
         char label[64], describe[256] = "";
-        snprintf(label, sizeof(label), "decode_split[%zu]", i);
-        check_case(impl, &shapes[i], 40 + i, i == 2 ? nan_in_padded_keys : NULL, label);
+        snprintf(label, sizeof(label), "key_split[%zu]", i);
+        check_case(impl, &shapes[i], 40 + i, i == 2 || i == 3 ? nan_in_padded_keys : NULL, label);
 
         /* The plan must actually split, and describe() reports that. */
         void *plan = NULL;
@@ -365,7 +369,7 @@ static void case_decode_split(const atb_impl *impl)
         }
         impl->describe(plan, describe, sizeof(describe));
         impl->destroy(plan);
-        if (i < 3 && strcmp(impl->name, "blocked") != 0 && !strstr(describe, "split")) {
+        if (i < 5 && strcmp(impl->name, "blocked") != 0 && !strstr(describe, "split")) {
             fprintf(stderr, "FAIL %s: expected the keys split across threads, describe() "
                             "says '%s'\n", label, describe);
             n_failures++;
@@ -543,8 +547,8 @@ int main(int argc, char **argv)
             case_nonfinite(impl);
         else if (strcmp(name, "denormals") == 0)
             case_denormals(impl);
-        else if (strcmp(name, "decode_split") == 0)
-            case_decode_split(impl);
+        else if (strcmp(name, "key_split") == 0)
+            case_key_split(impl);
         else if (strcmp(name, "bad_input") == 0)
             case_bad_input(impl);
         else {
