@@ -14,6 +14,8 @@
  * peak of the implementation's ISA at the same thread count; for decode
  * shapes also the K+V bytes per second against the measured bandwidth.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+
 #include "harness/problem.h"
 #include "harness/registry.h"
 
