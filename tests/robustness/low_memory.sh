@@ -1,8 +1,8 @@
 #!/bin/sh
-# Runs `attnbench check` under a 700 MB address-space limit (ulimit -v) on
-# cases whose allocations cannot fit, and checks that each failure is an
-# ERROR for that (implementation, case) pair, never a crash, and that the
-# small case after them still passes.
+# Runs `attnbench check` and `attnbench bench` under a 700 MB address-space
+# limit (ulimit -v) on shapes whose allocations cannot fit. Each failure must
+# be reported for that (implementation, case) pair or benchmark, never as a
+# crash, and the small shapes around them must still pass or be timed.
 #
 #   big:  inputs and expected of about 1.3 GB in all (sparse chunked
 #         datasets, so the file is a few KiB); the loader's allocation fails.
@@ -71,5 +71,32 @@ n_impls=$(grep -c ' zz_small ' "$work/stdout.txt" || true)
 grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)' &&
     fail "the wide case got a result other than PASS or an allocation ERROR"
 [ -s "$work/low_memory.json" ] || fail "no JSON results were written"
-[ "$failed" -eq 0 ] && echo "ok   every allocation failure under ulimit -v 700000 is an ERROR"
+
+# bench under the same limit: the small shape is timed and kept in the
+# results file, and the shape whose inputs (1 GiB) cannot be allocated is a
+# failed run in that file, not a crash.
+set +e
+(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op attention \
+    --seq 8,65536 --heads 16 --head-dim 64 --causal none --threads 1 --peak-gflops 100 \
+    --budget-seconds 1000000 --min-time 0.01 --quiet --out "$work/bench.json") \
+    >"$work/bench_stdout.txt" 2>"$work/bench_stderr.txt"
+status=$?
+set -e
+tail -2 "$work/bench_stderr.txt"
+[ "$status" -eq 1 ] || fail "bench exit status $status, expected 1 (a failed benchmark, no crash)"
+/usr/bin/python3 - "$work/bench.json" <<'PY' || fail "bench results file: see above"
+import json, sys
+runs = json.load(open(sys.argv[1]))["benchmarks"]
+small = [r for r in runs if "/Lq:8/" in r["name"]]
+big = [r for r in runs if "/Lq:65536/" in r["name"]]
+problems = []
+if len(small) != 2 or any(r.get("error_occurred") or not r.get("real_time") for r in small):
+    problems.append(f"the small shape is not timed for both implementations: {small}")
+if len(big) != 2 or any("allocate" not in r.get("error_message", "") for r in big):
+    problems.append(f"the big shape is not a failed run naming the allocation: {big}")
+for p in problems:
+    print("FAIL bench.json: " + p)
+sys.exit(1 if problems else 0)
+PY
+[ "$failed" -eq 0 ] && echo "ok   every allocation failure under ulimit -v 700000 is reported, none crashes"
 exit "$failed"

@@ -1,7 +1,13 @@
 #!/bin/sh
 # Runs `attnbench check` on the committed vectors under valgrind memcheck,
-# one thread, every implementation: any invalid read or write, use of an
-# uninitialised value, bad free or definitely lost block fails the test.
+# one thread: any invalid read or write, use of an uninitialised value, bad
+# free or definitely lost block fails the test.
+#
+# Every implementation runs except onednn. oneDNN 2.6.3's JIT kernels read
+# full 32-byte vectors up to 64 bytes past the end of buffers that oneDNN
+# allocated itself (its memory objects), which memcheck reports as invalid
+# reads in code without symbols. Those reads are inside the library; the
+# ASan build still runs onednn on every case.
 #
 # Valgrind does not emulate AVX-512, and its CPUID reports no AVX-512, so
 # simd-avx512 reports SKIP here and the libraries pick their AVX2 code; the
@@ -19,7 +25,8 @@ set +e
 OMP_NUM_THREADS=1 "$valgrind" --tool=memcheck --error-exitcode=99 --leak-check=full \
     --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-origins=yes \
     --log-file="$work/memcheck.%p.log" \
-    "$attnbench" check --threads 1 --json "$work/check.json" >"$work/check.txt" 2>&1
+    "$attnbench" check --threads 1 --impl '^(naive|blocked|simd-avx2|simd-avx512|blas)$' \
+    --json "$work/check.json" >"$work/check.txt" 2>&1
 status=$?
 set -e
 tail -3 "$work/check.txt"
@@ -37,5 +44,5 @@ case $status in
     99) echo "FAIL valgrind reported errors (exit status 99)"; failed=1 ;;
     *) echo "FAIL attnbench check exited with status $status under valgrind"; failed=1 ;;
 esac
-[ "$failed" -eq 0 ] && echo "ok   memcheck is clean for every implementation ($(ls "$work"/memcheck.*.log | wc -l) processes)"
+[ "$failed" -eq 0 ] && echo "ok   memcheck is clean ($(ls "$work"/memcheck.*.log | wc -l) processes)"
 exit "$failed"
