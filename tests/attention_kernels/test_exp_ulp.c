@@ -49,17 +49,14 @@ static int64_t ulp_distance(float a, float b)
     return llabs((long long)bits_of(a) - (long long)bits_of(b));
 }
 
-/* Error of each copy over every float in [ATB_FLASH_EXP_FLUSH_BELOW, 0];
-   glibc expf is evaluated once per input and shared by the copies. Returns
-   the number of copies over the bound. */
-static int check_range(const exp_copy *copies, int n_copies)
+/* Error of each copy over the negative floats whose bit patterns run from
+   first to last; glibc expf is evaluated once per input and shared by the
+   copies. Returns the number of copies over the bound. */
+static int check_range(const exp_copy *copies, int n_copies, uint64_t first, uint64_t last)
 {
     int64_t worst[8] = {0};
     float worst_x[8] = {0};
 
-    /* Negative floats: bit patterns from 0x80000000 (-0) up to the flush
-       threshold's pattern, in increasing magnitude. */
-    const uint64_t first = 0x80000000u, last = bits_of(ATB_FLASH_EXP_FLUSH_BELOW);
     const int64_t n_chunks = (int64_t)((last - first) / CHUNK + 1);
 #pragma omp parallel
     {
@@ -99,8 +96,9 @@ static int check_range(const exp_copy *copies, int n_copies)
 
     int failures = 0;
     for (int c = 0; c < n_copies; c++) {
-        printf("%s: max error %lld ULP (at x = %.9g) over [%.7g, 0]\n", copies[c].name,
-               (long long)worst[c], worst_x[c], ATB_FLASH_EXP_FLUSH_BELOW);
+        printf("%s: max error %lld ULP (at x = %.9g) over [%.7g, %.7g]\n", copies[c].name,
+               (long long)worst[c], worst_x[c], float_of((uint32_t)last),
+               float_of((uint32_t)first));
         if (worst[c] > MAX_ULP) {
             fprintf(stderr, "FAIL %s: max error %lld ULP at x = %.9g, over the %d ULP bound\n",
                     copies[c].name, (long long)worst[c], worst_x[c], MAX_ULP);
@@ -140,6 +138,13 @@ static int check_special_values(const exp_copy *c)
     return failures;
 }
 
+/* A deliberately broken exp, 3 ULP above expf, for the self-test. */
+static void exp_3_ulp_high(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = float_of(bits_of(expf(x[i])) + 3u);
+}
+
 int main(void)
 {
     const exp_copy copies[] = {
@@ -160,7 +165,18 @@ int main(void)
         failures += check_special_values(&copies[i]);
         runnable[n_checked++] = copies[i];
     }
-    failures += check_range(runnable, n_checked);
+    /* Negative floats: bit patterns from 0x80000000 (-0) up to the flush
+       threshold's pattern, in increasing magnitude. */
+    failures += check_range(runnable, n_checked, 0x80000000u,
+                            bits_of(ATB_FLASH_EXP_FLUSH_BELOW));
+
+    /* The checker must reject an exp that is 3 ULP off (on a small range). */
+    const exp_copy broken = {"deliberately broken exp (3 ULP high)", 0, exp_3_ulp_high};
+    printf("self-test, expected to fail:\n");
+    if (check_range(&broken, 1, bits_of(-1.0f), bits_of(-1.0f) + 100000u) != 1) {
+        fprintf(stderr, "FAIL self-test: the checker accepted an exp 3 ULP off\n");
+        failures++;
+    }
 
     /* The scalar rescale factor follows the same flush rule. */
     if (atb_flash_exp_scalar(-88.0f) != 0.0f || !isnan(atb_flash_exp_scalar(NAN))
