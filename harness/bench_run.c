@@ -208,6 +208,8 @@ static void print_progress(atb_bench_session *s, int k)
 
 /* === Inputs and reference rows === */
 
+static void release_plan(atb_bench_session *s);
+
 static void release_shape(atb_bench_session *s)
 {
     atb_tensors_free(&s->tensors);
@@ -293,6 +295,10 @@ static int ensure_shape(atb_bench_session *s, int k)
     const atb_bench_config *c = &s->configs[k];
     if (s->shape_id == c->shape_id && (s->shape_ready || s->shape_error[0]))
         return s->shape_ready ? 0 : -1;
+
+    /* A plan may point into the inputs (the layer's weights), so it goes
+       with them. */
+    release_plan(s);
     release_shape(s);
     s->shape_id = c->shape_id;
 

@@ -4,6 +4,7 @@
  * memory-bandwidth triad. Baseline x86-64 code: the AVX2 and AVX-512 loops
  * are reached only after atb_cpu_isa() reported the ISA.
  */
+#define _GNU_SOURCE /* clock_gettime, sysconf cache sizes */
 #include "harness/peak.h"
 
 #include "harness/peak/peak_kernels.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Rounds of the calibration run that sizes the timed repetitions; long
@@ -108,6 +110,14 @@ _Static_assert(ATB_PEAK_ACCUMULATORS_SSE2 == 12, "the baseline loop is written f
 
 typedef double (*peak_kernel)(int64_t n_rounds);
 
+/* CPU time of the calling thread in seconds. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -163,27 +173,39 @@ atb_status atb_peak_flops(atb_peak_isa isa, int n_threads, const atb_peak_settin
     const int n_reps = clamp_repetitions(settings);
     double rates[MAX_REPETITIONS];
     int threads_ran = n_threads;
+    double *thread_gflops = calloc((size_t)n_threads, sizeof(double));
+    if (!thread_gflops) {
+        snprintf(err, err_len, "cannot allocate %d per-thread results", n_threads);
+        return ATB_ERR_NOMEM;
+    }
 
-    /* One team runs every repetition; repetition 0 is the warm-up that
-       wakes the cores and settles the clock, and is discarded. */
+    /* One team runs every repetition, all threads at once. Repetition 0 is
+       the warm-up that wakes the cores and settles the clock, and is
+       discarded. Each thread's rate is taken over its own CPU time, so time
+       slices lost to other processes on a shared machine do not lower the
+       peak; on an idle machine CPU time and wall time agree. */
 #pragma omp parallel num_threads(n_threads)
     {
-        double start = 0.0;
+        const int t = omp_get_thread_num();
         for (int rep = 0; rep <= n_reps; rep++) {
 #pragma omp barrier
-#pragma omp single
-            start = omp_get_wtime();
+            const double cpu_start_s = thread_cpu_s();
             const double flops = kernel(n_rounds);
+            const double cpu_s = thread_cpu_s() - cpu_start_s;
+            thread_gflops[t] = cpu_s > 0.0 ? flops / cpu_s / 1e9 : 0.0;
 #pragma omp barrier
 #pragma omp single
             {
-                const double elapsed_s = omp_get_wtime() - start;
                 threads_ran = omp_get_num_threads();
+                double sum = 0.0;
+                for (int i = 0; i < threads_ran; i++)
+                    sum += thread_gflops[i];
                 if (rep > 0)
-                    rates[rep - 1] = flops * threads_ran / elapsed_s / 1e9;
+                    rates[rep - 1] = sum;
             }
         }
     }
+    free(thread_gflops);
 
     summarize(rates, n_reps, threads_ran, result);
     return ATB_OK;

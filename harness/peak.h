@@ -6,7 +6,10 @@
  *
  * Each figure is the best of several timed repetitions after a discarded
  * warm-up repetition, so that a busy machine lowers the result as little as
- * possible. Threads come from OpenMP (num_threads on the parallel region).
+ * possible. The FMA peak divides each thread's FLOPs by that thread's CPU
+ * time, so time slices taken by other processes do not count; bandwidth
+ * is timed by the wall clock, because memory is shared anyway. Threads
+ * come from OpenMP (num_threads on the parallel region).
  */
 #ifndef ATB_PEAK_H
 #define ATB_PEAK_H
