@@ -681,6 +681,9 @@ int atb_cmd_bench(int argc, char **argv)
     const double budget_s = o.budget_s > 0 ? o.budget_s : preset->budget_s;
     const double min_time_s = o.min_time_s > 0 ? o.min_time_s : preset->min_time_s;
 
+    /* From here on a signal stops the run cleanly: during the peak
+       measurement it leaves a results file with the context only. */
+    install_signal_handlers();
     atb_bench_add_build_context();
     if (!o.gb_list_only)
         atb_bench_warn_environment(o.threads.values, o.threads.n);
@@ -692,6 +695,14 @@ int atb_cmd_bench(int argc, char **argv)
 
     int n_configs = 0;
     configs = build_configs(&o, shapes, n_shapes, impls, n_impls, &peaks, &n_configs);
+    if (configs) {
+        /* Only what --benchmark_filter selects counts for progress. */
+        int n_kept = 0;
+        for (int k = 0; k < n_configs; k++)
+            if (atb_gb_filter_matches(configs[k].name))
+                configs[n_kept++] = configs[k];
+        n_configs = n_kept;
+    }
     const atb_bench_settings settings = {
         .budget_s = budget_s,
         .min_time_s = o.gb_min_time_s > 0 ? o.gb_min_time_s : min_time_s,
@@ -714,7 +725,6 @@ int atb_cmd_bench(int argc, char **argv)
     if (atb_bench_register_all(session, &gb_options, err, sizeof(err)) != ATB_OK)
         goto fail;
 
-    install_signal_handlers();
     const atb_gb_run_config run = {.out_path = o.out_path, .on_result = atb_bench_on_result,
                                    .user = session};
     size_t n_matched = 0;

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,6 +46,15 @@ int g_n_registered = 0;
 
 /* The temporary results file while it exists, for a signal handler. */
 char g_temp_path[4096];
+
+/* --benchmark_filter and --benchmark_list_tests, applied by the wrapper to
+   the registered names (Google Benchmark would match and list the names
+   with their suffixes). */
+std::string g_filter;
+bool g_filter_negative = false;
+std::regex g_filter_regex;
+bool g_list_only = false;
+std::vector<std::string> g_registered_names;
 
 /* Values of --benchmark_out and --benchmark_out_format seen by initialize. */
 std::string g_benchmark_out;
@@ -298,11 +308,22 @@ const char *flag_value(const char *arg, const char *name)
 
 /* === Registration and the timing loop === */
 
+extern "C" int atb_gb_filter_matches(const char *name)
+{
+    if (g_filter.empty() || g_filter == "all")
+        return 1;
+    const bool found = std::regex_search(name, g_filter_regex);
+    return found != g_filter_negative ? 1 : 0;
+}
+
 extern "C" atb_status atb_gb_register(const char *name, atb_gb_function fn, void *user,
                                       const atb_gb_options *options, char *err,
                                       size_t err_len)
 {
     try {
+        if (!atb_gb_filter_matches(name))
+            return ATB_OK;
+        g_registered_names.push_back(name);
         const int id = g_n_registered++;
         benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
             name, [fn, user, id](benchmark::State &st) {
@@ -429,6 +450,32 @@ extern "C" atb_status atb_gb_initialize(int *argc, char **argv, char *err, size_
             g_benchmark_out = value;
         if (const char *value = flag_value(argv[i], "benchmark_out_format"))
             g_benchmark_out_format = value;
+        if (const char *value = flag_value(argv[i], "benchmark_filter"))
+            g_filter = value;
+    }
+
+    /* The wrapper lists the names itself, so the flag is taken out. */
+    int kept = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (std::strcmp(argv[i], "--benchmark_list_tests") == 0
+            || std::strcmp(argv[i], "--benchmark_list_tests=true") == 0) {
+            g_list_only = true;
+            continue;
+        }
+        argv[kept++] = argv[i];
+    }
+    *argc = kept;
+
+    if (!g_filter.empty() && g_filter != "all") {
+        g_filter_negative = g_filter[0] == '-';
+        try {
+            g_filter_regex = std::regex(g_filter_negative ? g_filter.substr(1) : g_filter,
+                                        std::regex::extended);
+        } catch (const std::regex_error &e) {
+            copy_message(err, err_len, "invalid value '" + g_filter
+                                           + "' for --benchmark_filter: " + e.what());
+            return ATB_ERR_INVALID;
+        }
     }
 
     try {
@@ -441,12 +488,22 @@ extern "C" atb_status atb_gb_initialize(int *argc, char **argv, char *err, size_
         copy_message(err, err_len, std::string("unknown option '") + argv[1] + "'");
         return ATB_ERR_INVALID;
     }
+
+    /* Registration already dropped the benchmarks the filter excludes. */
+    benchmark::SetBenchmarkFilter("all");
     return ATB_OK;
 }
 
 extern "C" atb_status atb_gb_run(const atb_gb_run_config *config, size_t *n_matched,
                                  char *err, size_t err_len)
 {
+    if (g_list_only) {
+        for (const std::string &name : g_registered_names)
+            std::printf("%s\n", name.c_str());
+        if (n_matched)
+            *n_matched = g_registered_names.size();
+        return ATB_OK;
+    }
     try {
         RecordingReporter display(benchmark::CreateDefaultDisplayReporter(), config);
         std::unique_ptr<CleaningFileReporter> file;

@@ -12,7 +12,9 @@
  *
  * Names: a result carries exactly the name it was registered with. Google
  * Benchmark would append "/min_time:..." and "/real_time" for the options
- * set here; the wrapper removes those suffixes from every report it writes.
+ * set here; the wrapper removes those suffixes from every report it writes,
+ * and applies --benchmark_filter and --benchmark_list_tests to the
+ * registered names itself.
  *
  * Threads: one registration runs on the calling thread (Google Benchmark's
  * own threads are not used); the registered function may use OpenMP.
@@ -56,8 +58,14 @@ typedef enum {
     ATB_GB_COUNTER_PER_ITERATION_RATE /* value * iterations / seconds (kIsIterationInvariantRate) */
 } atb_gb_counter_kind;
 
-/* Registers fn under name; user is passed to every call. The options may be
-   NULL (defaults: the flags' min time and time unit, CPU time). */
+/* Returns 1 when name passes --benchmark_filter (a POSIX extended regex
+   searched in the name; a leading '-' negates it), else 0. */
+int atb_gb_filter_matches(const char *name);
+
+/* Registers fn under name; user is passed to every call. A name that
+   --benchmark_filter excludes is not registered (and ATB_OK returned), so
+   call atb_gb_initialize first. The options may be NULL (defaults: the
+   flags' min time and time unit, CPU time). */
 atb_status atb_gb_register(const char *name, atb_gb_function fn, void *user,
                            const atb_gb_options *options, char *err, size_t err_len);
 

@@ -3,7 +3,8 @@
 
 usage: check_bench.py ATTNBENCH WORK_DIR CASE
 
-Cases: quick, faulty, misuse, sigint, sigterm, memory, peak, peak_misuse.
+Cases: quick, faulty, misuse, sigint, sigterm, memory, filter, peak,
+peak_misuse.
 Each case uses its own files under WORK_DIR.
 """
 import json
@@ -216,6 +217,21 @@ def case_memory(exe, work):
            f"error_message {runs[0]['error_message']!r}")
 
 
+def case_filter(exe, work):
+    proc = run([exe, "bench", "--preset", "quick", "--impl", "^naive$",
+                "--benchmark_filter=threads:1$", "--benchmark_list_tests"], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    names = proc.stdout.split()
+    expect(names, "--benchmark_list_tests listed nothing")
+    for name in names:
+        expect(impl_of(name) == "naive", f"listed name {name!r} does not follow the naming scheme")
+        expect(name.endswith("/threads:1"), f"listed name {name!r} does not match 'threads:1$'")
+    proc = run([exe, "bench", "--preset", "quick", "--impl", "^naive$",
+                "--benchmark_filter=-threads:1$", "--benchmark_list_tests"], timeout=120)
+    for name in proc.stdout.split():
+        expect(not name.endswith("/threads:1"), f"'-threads:1$' listed {name!r}")
+
+
 def case_peak(exe, work):
     proc = run([exe, "peak", "--json", "--repetitions", "2", "--threads", "1",
                 "--no-bandwidth"], timeout=120)
@@ -248,6 +264,7 @@ CASES = {
     "sigint": case_sigint,
     "sigterm": case_sigterm,
     "memory": case_memory,
+    "filter": case_filter,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
 }
