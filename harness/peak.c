@@ -183,7 +183,7 @@ atb_status atb_peak_flops(atb_peak_isa isa, int n_threads, const atb_peak_settin
        the warm-up that wakes the cores and settles the clock, and is
        discarded. Each thread's rate is taken over its own CPU time, so time
        slices lost to other processes on a shared machine do not lower the
-       peak; on an idle machine CPU time and wall time agree. */
+       peak. On an idle machine CPU time and wall time agree. */
 #pragma omp parallel num_threads(n_threads)
     {
         const int t = omp_get_thread_num();
@@ -220,7 +220,9 @@ size_t atb_peak_triad_array_bytes(void)
     if (l3 <= 0)
         l3 = sysconf(_SC_LEVEL2_CACHE_SIZE);
     const size_t bytes = l3 > 0 ? 4 * (size_t)l3 : min_bytes;
-    return bytes < min_bytes ? min_bytes : bytes > max_bytes ? max_bytes : bytes;
+    if (bytes < min_bytes)
+        return min_bytes;
+    return bytes > max_bytes ? max_bytes : bytes;
 }
 
 /* Runs n_passes of a = b + 3 c on one thread team. */

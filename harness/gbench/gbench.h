@@ -12,8 +12,8 @@
  *
  * Names: a result carries exactly the name it was registered with. Google
  * Benchmark would append "/min_time:..." and "/real_time" for the options
- * set here; the wrapper removes those suffixes from every report it writes,
- * and applies --benchmark_filter and --benchmark_list_tests to the
+ * set here. The wrapper removes those suffixes from every report it writes.
+ * It also applies --benchmark_filter and --benchmark_list_tests to the
  * registered names itself.
  *
  * Threads: one registration runs on the calling thread (Google Benchmark's
@@ -98,7 +98,7 @@ void atb_gb_set_label(atb_gb_state *state, const char *label);
 void atb_gb_add_context(const char *key, const char *value);
 
 /* Hands argv to Google Benchmark, which removes the --benchmark_* flags it
-   knows. Call it after removing the program's own options. Any argument left
+   recognizes. Call it after removing the program's own options. Any argument left
    over is reported on stderr and makes this return ATB_ERR_INVALID. */
 atb_status atb_gb_initialize(int *argc, char **argv, char *err, size_t err_len);
 
