@@ -17,6 +17,7 @@
  * variants of naive ("naive-broken-scale", "naive-broken-mask") so that the
  * tests can prove a wrong result is reported as an error, not a speed.
  */
+#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r */
 #include "harness/bench_env.h"
 #include "harness/bench_plan.h"
 #include "harness/bench_run.h"

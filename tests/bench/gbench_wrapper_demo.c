@@ -10,6 +10,7 @@
  * With --stop-after-first, the first benchmark requests a stop, so the
  * results must hold that benchmark only.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include "harness/gbench/gbench.h"
 
 #include <stdio.h>
