@@ -3,8 +3,8 @@
 
 usage: check_bench.py ATTNBENCH WORK_DIR CASE
 
-Cases: quick, faulty, misuse, sigint, sigterm, memory, filter, peak,
-peak_misuse.
+Cases: quick, faulty, misuse, sigint, sigterm, memory, filter, budget,
+oversubscribed, peak, peak_misuse.
 Each case uses its own files under WORK_DIR.
 """
 import json
@@ -217,6 +217,37 @@ def case_memory(exe, work):
            f"error_message {runs[0]['error_message']!r}")
 
 
+def case_budget(exe, work):
+    out = os.path.join(work, "budget.json")
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "64,4096",
+                "--heads", "16", "--head-dim", "128", "--causal", "none", "--threads", "1",
+                "--budget-seconds", "0.5", "--min-time", "0.01", "--peak-gflops", "100",
+                "--out", out], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    runs = {b["name"]: b for b in load(out)["benchmarks"]}
+    small = runs["attention/naive/B:1/H:16/Hkv:16/Lq:64/Lk:64/D:128/causal:none/threads:1"]
+    large = runs["attention/naive/B:1/H:16/Hkv:16/Lq:4096/Lk:4096/D:128/causal:none/threads:1"]
+    expect(not small.get("error_occurred") and small.get("GFLOPS", 0) > 0,
+           "the small shape was not timed")
+    expect(large.get("error_occurred") is True, "the 137 GFLOP shape was not skipped")
+    expect(large["error_message"].startswith("skipped: estimated")
+           and "--budget-seconds" in large["error_message"],
+           f"error_message {large['error_message']!r}")
+    expect("skipped: estimated" in proc.stderr, "the skip reason was not printed on stderr")
+
+
+def case_oversubscribed(exe, work):
+    threads = len(os.sched_getaffinity(0)) + 1
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
+                "--heads", "1", "--head-dim", "8", "--causal", "none", "--threads",
+                str(threads), "--min-time", "0.01", "--peak-gflops", "100", "--quiet"],
+               env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    expect("oversubscribe" in proc.stderr, f"no oversubscription warning:\n{proc.stderr}")
+    expect("OMP_NUM_THREADS=1 differs" in proc.stderr,
+           f"no warning about OMP_NUM_THREADS:\n{proc.stderr}")
+
+
 def case_filter(exe, work):
     proc = run([exe, "bench", "--preset", "quick", "--impl", "^naive$",
                 "--benchmark_filter=threads:1$", "--benchmark_list_tests"], timeout=120)
@@ -265,6 +296,8 @@ CASES = {
     "sigterm": case_sigterm,
     "memory": case_memory,
     "filter": case_filter,
+    "budget": case_budget,
+    "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
 }
