@@ -28,6 +28,12 @@
    replace it after the first benchmark of each kind. */
 #define PRIOR_GFLOPS_PER_THREAD 1.0
 
+/* Positions of the small attention problem that measures an
+   implementation's rate before its first budget decision (a quarter of
+   it for the layer): long enough for the main loops to dominate, short
+   enough that even naive measures it in tens of milliseconds. */
+#define CALIBRATION_LEN 256
+
 /* Google Benchmark grows the iteration count until the timed time reaches
    1.4 x the minimum time at most; the estimate uses the same factor. */
 #define MIN_TIME_OVERSHOOT 1.4
@@ -142,22 +148,19 @@ static double predict_benchmark_s(const atb_bench_settings *st, double run_s)
     return run_s + st->n_repetitions * per_repetition;
 }
 
-static void record_rate(atb_bench_session *s, int k, double seconds_per_run)
+static void add_rate(atb_bench_session *s, const atb_impl *impl, atb_op op, int n_threads,
+                     double gflops)
 {
-    const atb_bench_config *c = &s->configs[k];
-    if (seconds_per_run <= 0.0 || c->flops <= 0.0)
-        return;
-    const double gflops = c->flops / seconds_per_run / 1e9;
-    rate_entry *r = find_rate(s, c->impl, c->problem.op, c->problem.n_threads);
+    rate_entry *r = find_rate(s, impl, op, n_threads);
     if (!r) {
         rate_entry *grown = realloc(s->rates, (size_t)(s->n_rates + 1) * sizeof(*grown));
         if (!grown)
             return;
         s->rates = grown;
         r = &s->rates[s->n_rates++];
-        r->impl = c->impl;
-        r->op = c->problem.op;
-        r->n_threads = c->problem.n_threads;
+        r->impl = impl;
+        r->op = op;
+        r->n_threads = n_threads;
         r->gflops = 0.0;
     }
     /* The fastest rate seen: one measurement slowed by a busy machine must
@@ -165,6 +168,74 @@ static void record_rate(atb_bench_session *s, int k, double seconds_per_run)
        still caught after its validation run. */
     if (gflops > r->gflops)
         r->gflops = gflops;
+}
+
+static void record_rate(atb_bench_session *s, int k, double seconds_per_run)
+{
+    const atb_bench_config *c = &s->configs[k];
+    if (seconds_per_run <= 0.0 || c->flops <= 0.0)
+        return;
+    add_rate(s, c->impl, c->problem.op, c->problem.n_threads, c->flops / seconds_per_run / 1e9);
+}
+
+/* Shrinks a problem to a calibration size: the same head size, masks and
+   widths, with at most CALIBRATION_LEN positions and one batch entry. */
+static atb_problem calibration_problem(const atb_problem *p)
+{
+    atb_problem small = *p;
+    if (p->op == ATB_OP_ATTENTION) {
+        atb_attention_shape *a = &small.attention;
+        a->batch = 1;
+        a->heads = a->heads / a->kv_heads; /* one KV group */
+        a->kv_heads = 1;
+        if (a->q_len > CALIBRATION_LEN)
+            a->q_len = CALIBRATION_LEN;
+        if (a->kv_len > CALIBRATION_LEN)
+            a->kv_len = CALIBRATION_LEN;
+    } else {
+        small.encoder.batch = 1;
+        if (small.encoder.seq_len > CALIBRATION_LEN / 4)
+            small.encoder.seq_len = CALIBRATION_LEN / 4;
+    }
+    return small;
+}
+
+/* Measures an implementation's rate on a small problem like configuration
+   k, so that the first budget decision for it rests on a measurement
+   rather than on a guess. Failures leave the prior in place: the real
+   benchmark then reports them. */
+static void calibrate_rate(atb_bench_session *s, int k)
+{
+    const atb_bench_config *c = &s->configs[k];
+    const atb_problem small = calibration_problem(&c->problem);
+    char err[256];
+    atb_tensors t;
+    if (atb_tensors_alloc(&t, &small, err, sizeof(err)) != ATB_OK)
+        return;
+    atb_tensors_fill_random(&t, 1);
+    float *out = malloc((atb_problem_output_count(&small) + 1) * sizeof(float));
+    const atb_encoder_weights w = atb_tensors_weights(&t);
+    void *plan = NULL;
+    omp_set_num_threads(small.n_threads);
+    if (out && c->impl->plan(&small, small.op == ATB_OP_ENCODER_LAYER ? &w : NULL, &plan, err,
+                             sizeof(err)) == ATB_OK) {
+        const atb_run_args args = atb_tensors_args(&t, out);
+        /* The second run is timed: the first warms caches and thread pools. */
+        double seconds = 0.0;
+        int ok = 1;
+        for (int run = 0; run < 2 && ok; run++) {
+            const double start = omp_get_wtime();
+            ok = c->impl->run(plan, &args, err, sizeof(err)) == ATB_OK;
+            seconds = omp_get_wtime() - start;
+        }
+        const double flops = atb_problem_flops(&small, t.kv_valid_len);
+        if (ok && seconds > 0.0 && flops > 0.0)
+            add_rate(s, c->impl, small.op, small.n_threads, flops / seconds / 1e9);
+    }
+    if (plan)
+        c->impl->destroy(plan);
+    free(out);
+    atb_tensors_free(&t);
 }
 
 /* === Progress === */
@@ -465,6 +536,8 @@ static void decide_skip(atb_bench_session *s, int k)
         return;
     }
 
+    if (!find_rate(s, c->impl, c->problem.op, 0))
+        calibrate_rate(s, k);
     const double run_s = predict_run_s(s, k);
     const double total_s = predict_benchmark_s(&s->settings, run_s);
     r->predicted_s = total_s + OVERHEAD_PER_BENCHMARK_S;

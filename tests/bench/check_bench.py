@@ -236,6 +236,27 @@ def case_budget(exe, work):
     expect("skipped: estimated" in proc.stderr, "the skip reason was not printed on stderr")
 
 
+def case_calibrated(exe, work):
+    # A lone large shape has no smaller shape to learn a rate from: the
+    # bench must measure one on a small problem instead of skipping the
+    # fast implementation on a pessimistic guess, and still skip naive.
+    out = os.path.join(work, "calibrated.json")
+    proc = run([exe, "bench", "--impl", "^(naive|blocked)$", "--op", "attention", "--seq", "2048",
+                "--heads", "8", "--head-dim", "64", "--causal", "none", "--threads", "1",
+                "--budget-seconds", "2", "--min-time", "0.01", "--peak-gflops", "100",
+                "--out", out], timeout=240)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    runs = {b["name"]: b for b in load(out)["benchmarks"]}
+    shape = "B:1/H:8/Hkv:8/Lq:2048/Lk:2048/D:64/causal:none/threads:1"
+    blocked = runs[f"attention/blocked/{shape}"]
+    naive = runs[f"attention/naive/{shape}"]
+    expect(not blocked.get("error_occurred") and blocked.get("GFLOPS", 0) > 0,
+           f"blocked was not timed: {blocked.get('error_message')}")
+    expect(naive.get("error_occurred") is True
+           and naive["error_message"].startswith("skipped: estimated"),
+           f"naive was not skipped by the budget: {naive}")
+
+
 def case_oversubscribed(exe, work):
     threads = len(os.sched_getaffinity(0)) + 1
     proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
@@ -297,6 +318,7 @@ CASES = {
     "memory": case_memory,
     "filter": case_filter,
     "budget": case_budget,
+    "calibrated": case_calibrated,
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
