@@ -89,7 +89,7 @@ for args, words in CASES:
     if "usage:" not in proc.stderr:
         problems.append("stderr has no 'usage:' line")
     if "Traceback" in proc.stderr or "Sanitizer" in proc.stderr:
-        problems.append("stderr holds a crash report")
+        problems.append("stderr contains a crash report")
     if problems:
         failures.append(f"{shown}: " + "; ".join(problems) + f"\n  stderr: {proc.stderr[:400]!r}")
     else:

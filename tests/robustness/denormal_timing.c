@@ -3,13 +3,13 @@
  * denormal-heavy inputs than on ordinary ones. A measurement tool, not a
  * test: its numbers are recorded in docs/reliability.md.
  *
- * Ordinary inputs are the bench's (uniform in [-1, 1]). The denormal-heavy
- * inputs are, for attention, scores where every key but the first sits 88
- * to 103 below the row's maximum, so that exp() of all but one score per
- * row lands in the f32 denormal range (below 2^-126, about 1.2e-38) unless
- * the implementation flushes it, and v with denormal values. For the
- * encoder layer, x holds denormal values with ordinary weights, so every
- * product in the input projection is denormal.
+ * Ordinary inputs are the bench's (uniform in [-1, 1]). In the
+ * denormal-heavy attention inputs, every key but the first scores 88 to 103
+ * below the row's maximum. exp() of all but one score per row then lands in
+ * the f32 denormal range (below 2^-126, about 1.2e-38) unless the
+ * implementation flushes it, and v contains denormal values too. For the
+ * encoder layer, x contains denormal values and the weights are ordinary, so
+ * every product in the input projection is denormal.
  *
  * Each (implementation, input) pair runs after a warm-up for at least
  * --seconds; the median run time is reported. Both inputs are timed in the

@@ -1,8 +1,8 @@
 """Checks run-time ISA dispatch by capping it with ATTNBENCH_MAX_ISA.
 
 For each cap (avx2, scalar), `attnbench check` over the committed vectors
-must exit 0; every implementation that needs an ISA above the cap must
-report SKIP for every case, naming the cap; every other implementation must
+must exit 0. Every implementation that needs an ISA above the cap must
+report SKIP for every case, naming the cap. Every other implementation must
 pass every case it implements. An invalid value must print a warning that
 names it and be ignored.
 

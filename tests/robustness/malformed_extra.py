@@ -1,8 +1,8 @@
 """Golden files that stock writers produce or that a hostile author could
-craft, beyond the attention cases of tests/conformance/malformed_files.py:
-broken encoder_layer cases, odd attribute and dataset kinds, links, case
-names, and layouts (chunked, compressed, sparse) that must be accepted or
-rejected up front.
+craft, beyond the attention cases of tests/conformance/malformed_files.py.
+They cover broken encoder_layer cases, odd attribute and dataset kinds,
+links and case names. They also cover layouts (chunked, compressed, sparse)
+that must be accepted, or rejected before any data is read.
 
 Each file holds a good attention case and, for error rows, one broken case
 named "bad". `attnbench check` must give the broken case exactly one ERROR

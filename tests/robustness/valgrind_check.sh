@@ -9,9 +9,9 @@
 # reads in code without symbols. Those reads are inside the library; the
 # ASan build still runs onednn on every case.
 #
-# Valgrind does not emulate AVX-512, and its CPUID reports no AVX-512, so
-# simd-avx512 reports SKIP here and the libraries pick their AVX2 code; the
-# AVX-512 code paths are covered by the ASan build instead.
+# Valgrind does not emulate AVX-512, and its CPUID reports no AVX-512. So
+# simd-avx512 reports SKIP here and the libraries pick their AVX2 code. The
+# ASan build covers the AVX-512 code paths instead.
 #
 # usage: valgrind_check.sh PATH/TO/valgrind PATH/TO/attnbench WORK_DIR
 set -eu
