@@ -145,15 +145,6 @@ static void xml_text(FILE *f, const char *s)
 
 static void write_json(FILE *f, const check_report *report)
 {
-    char isa[256] = "";
-    for (size_t i = 0; i < atb_registry_count(); i++) {
-        const atb_impl *impl = atb_registry_get(i);
-        char why[256];
-        snprintf(isa + strlen(isa), sizeof(isa) - strlen(isa), "%s%s=%s", i ? "," : "",
-                 impl->name,
-                 atb_impl_runs_here(impl, why, sizeof(why)) ? atb_isa_name(impl->isa_required)
-                                                            : "unavailable");
-    }
     char date[64];
     const time_t now = time(NULL);
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -168,8 +159,22 @@ static void write_json(FILE *f, const check_report *report)
     json_string(f, atb_isa_name(atb_cpu_isa()));
     fprintf(f, ",\n    \"isa_detected\": ");
     json_string(f, atb_isa_name(atb_cpu_isa_detected()));
-    fprintf(f, ",\n    \"impl_isa\": ");
-    json_string(f, isa);
+    /* What each implementation runs here: its describe() line (ISA level
+       chosen at run time, library versions), or why it cannot run. */
+    fprintf(f, ",\n    \"implementations\": {");
+    for (size_t i = 0; i < atb_registry_count(); i++) {
+        const atb_impl *impl = atb_registry_get(i);
+        char why[512] = "", details[1024] = "";
+        if (!atb_impl_runs_here(impl, why, sizeof(why)))
+            snprintf(details, sizeof(details), "unavailable: %s", why);
+        else if (impl->describe)
+            impl->describe(NULL, details, sizeof(details));
+        fprintf(f, "%s\n      ", i ? "," : "");
+        json_string(f, impl->name);
+        fprintf(f, ": ");
+        json_string(f, details);
+    }
+    fprintf(f, "\n    }");
     fprintf(f, ",\n    \"command\": ");
     json_string(f, report->command);
     fprintf(f, "\n  },\n  \"results\": [");

@@ -102,6 +102,18 @@ static int parse_long(const char *text, long min, long max, long *out)
     return 1;
 }
 
+/* Options of check that are followed by a value. */
+static int takes_value(const char *arg)
+{
+    static const char *const names[] = {"--impl",          "--case",  "--json",   "--junit",
+                                        "--op",            "--threads", "--timeout",
+                                        "--memory-budget", "--plugin"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(arg, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int parse_check_options(int argc, char **argv, check_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -121,7 +133,7 @@ static int parse_check_options(int argc, char **argv, check_options *o)
             return -1;
         } else if (strcmp(arg, "--isolate") == 0) {
             o->isolate = 1;
-        } else if (arg[0] == '-' && arg[1] == '-' && !has_value) {
+        } else if (takes_value(arg) && !has_value) {
             return usage_error("option '%s' needs a value", arg);
         } else if (strcmp(arg, "--impl") == 0) {
             o->impl_regex = argv[++i];

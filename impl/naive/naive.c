@@ -72,6 +72,12 @@ static void naive_destroy(void *opaque)
     free(plan);
 }
 
+static void naive_describe(const void *plan, char *buf, size_t buf_len)
+{
+    (void)plan;
+    snprintf(buf, buf_len, "textbook f32 loops built for baseline x86-64, OpenMP over rows");
+}
+
 const atb_impl atb_impl_naive = {
     .name = "naive",
     .ops = ATB_OPS_ATTENTION | ATB_OPS_ENCODER_LAYER,
@@ -80,6 +86,7 @@ const atb_impl atb_impl_naive = {
     .plan = naive_plan_default,
     .run = naive_run,
     .destroy = naive_destroy,
+    .describe = naive_describe,
 };
 
 /* Plans for the faulty variants carry their fault; a table per fault keeps
