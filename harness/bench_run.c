@@ -68,6 +68,7 @@ typedef struct {
     int started;
     int finished;
     int noisy;
+    int above_peak;           /* faster than the measured FMA peak */
     double plan_ms;
     double predicted_s;       /* estimated wall time when it started */
     double iteration_cv;      /* over the iterations of the last call; -1 if unknown */
@@ -760,6 +761,22 @@ void atb_bench_on_result(const atb_gb_result *result, void *user)
        short runs vary more. */
     if (result->error_occurred)
         return;
+
+    /* No implementation can beat the FMA peak. A result above it means the
+       peak was too low: measured while another process or virtual machine
+       took the core, or given wrong by --peak-gflops. */
+    const atb_bench_config *c = &s->configs[r - s->states];
+    const double achieved_gflops = result->real_time_per_iteration_s > 0.0
+                                       ? c->flops / result->real_time_per_iteration_s / 1e9
+                                       : 0.0;
+    if (c->peak_gflops > 0.0 && achieved_gflops > 1.02 * c->peak_gflops) {
+        r->above_peak = 1;
+        fprintf(stderr, "attnbench: warning: %s reached %.1f GFLOP/s, above the peak of "
+                "%.1f GFLOP/s it is compared with; that peak is too low (a disturbed "
+                "measurement, or a wrong --peak-gflops), so its peak_fraction is too high\n",
+                result->name, achieved_gflops, c->peak_gflops);
+    }
+
     if (result->real_time_cv > NOISY_CV) {
         r->noisy = 1;
         fprintf(stderr, "attnbench: warning: %s is noisy: its time varies by %.1f%% across "
@@ -785,6 +802,7 @@ atb_bench_counts atb_bench_session_counts(const atb_bench_session *s)
         case OUTCOME_PENDING: break;
         }
         counts.n_noisy += r->noisy;
+        counts.n_above_peak += r->above_peak;
     }
     return counts;
 }

@@ -49,6 +49,7 @@ typedef struct {
     int n_wrong;               /* validation failed */
     int n_failed;              /* plan() or run() returned an error, or allocation failed */
     int n_noisy;               /* coefficient of variation over 5 percent */
+    int n_above_peak;          /* faster than the measured peak: a disturbed peak */
 } atb_bench_counts;
 
 /* Takes a copy of configs. Returns NULL when memory runs out. */

@@ -51,8 +51,10 @@
 #define MAX_SHAPES 100000
 #define MAX_IMPLS 64
 
-/* Peak measurement at startup: short, but the best of several. */
-#define PEAK_REPETITIONS 5
+/* Peak measurement at startup: the best of 15 repetitions of 30 ms, so that
+   a burst of a few hundred milliseconds in which another process or virtual
+   machine shares the core does not lower the peak. */
+#define PEAK_REPETITIONS 15
 #define PEAK_REPETITION_S 0.03
 
 static const char usage_text[] =
@@ -741,6 +743,10 @@ int atb_cmd_bench(int argc, char **argv)
         fprintf(stderr, "attnbench: note: %d benchmarks varied by more than 5%% across "
                 "iterations; --benchmark_repetitions=5 measures the spread between runs\n",
                 counts.n_noisy);
+    if (counts.n_above_peak)
+        fprintf(stderr, "attnbench: warning: %d benchmarks ran faster than the FMA peak they "
+                "are compared with, so that peak is too low and their peak_fraction too high; "
+                "re-run on a quiet machine\n", counts.n_above_peak);
     if (g_signal) {
         fprintf(stderr, "attnbench: stopped by signal %d; the results file contains every "
                 "finished benchmark\n", (int)g_signal);

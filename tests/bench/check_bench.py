@@ -257,6 +257,19 @@ def case_calibrated(exe, work):
            f"naive was not skipped by the budget: {naive}")
 
 
+def case_above_peak(exe, work):
+    # A peak far below what the code reaches must be called out, since
+    # every peak_fraction computed from it would be wrong.
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "64",
+                "--heads", "1", "--head-dim", "64", "--causal", "none", "--threads", "1",
+                "--min-time", "0.01", "--peak-gflops", "0.001", "--quiet"], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    expect("above the peak of 0.0 GFLOP/s" in proc.stderr,
+           f"no warning for a result above the peak:\n{proc.stderr}")
+    expect("1 benchmarks ran faster than the FMA peak" in proc.stderr,
+           f"no summary of results above the peak:\n{proc.stderr}")
+
+
 def case_oversubscribed(exe, work):
     threads = len(os.sched_getaffinity(0)) + 1
     proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
@@ -319,6 +332,7 @@ CASES = {
     "filter": case_filter,
     "budget": case_budget,
     "calibrated": case_calibrated,
+    "above_peak": case_above_peak,
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
