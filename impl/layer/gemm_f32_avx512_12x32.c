@@ -1,7 +1,8 @@
 /*
  * AVX-512 SGEMM micro-kernel, 12 rows x 32 columns: 24 zmm accumulators,
  * two zmm W loads and twelve broadcast A values per k step. A core with two
- * 512-bit FMA pipes and an FMA latency of 4 (Zen 5, Intel server cores)
+ * 512-bit FMA pipes and an FMA latency of 4 (Intel server cores; Zen 4 splits
+ * each 512-bit FMA into two 256-bit halves, which needs no more accumulators)
  * needs at least 8 independent accumulators. 24 cover that with room to
  * spare and leave registers for the two W vectors and the broadcast. The
  * 12 broadcasts and 2 loads per 24 FMAs stay under two 512-bit loads per
