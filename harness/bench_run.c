@@ -384,6 +384,8 @@ static int ensure_shape(atb_bench_session *s, int k)
         return -1;
     }
     atb_tensors_fill_random(&s->tensors, s->settings.seed);
+    if (s->settings.denormal_inputs)
+        atb_tensors_make_denormal_heavy(&s->tensors);
 
     const size_t n_out = atb_problem_output_count(&p);
     const int64_t row_len = p.op == ATB_OP_ATTENTION ? p.attention.head_dim : p.encoder.embed_dim;

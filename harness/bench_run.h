@@ -37,6 +37,7 @@ typedef struct {
     double min_time_s;         /* minimum time Google Benchmark will run, for estimates */
     int n_repetitions;         /* Google Benchmark repetitions, for estimates */
     uint64_t seed;             /* input generator seed */
+    int denormal_inputs;       /* rewrite inputs with atb_tensors_make_denormal_heavy */
     int progress;              /* print progress lines on stderr */
 } atb_bench_settings;
 

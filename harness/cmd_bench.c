@@ -63,7 +63,8 @@ static const char usage_text[] =
     "         [--seq LIST] [--q-len LIST] [--kv-len LIST] [--heads LIST] [--kv-heads LIST]\n"
     "         [--head-dim LIST] [--batch LIST] [--causal LIST] [--ffn-dim LIST] [--act LIST]\n"
     "         [--norm-first LIST] [--threads LIST] [--out FILE.json] [--budget-seconds S]\n"
-    "         [--min-time S] [--peak-gflops X[,X...]] [--seed N] [--quiet]\n"
+    "         [--min-time S] [--peak-gflops X[,X...]] [--seed N] [--inputs normal|denormal]\n"
+    "         [--quiet]\n"
     "         [--plugin FILE.so ...]\n"
     "         [--benchmark_* flags of Google Benchmark]\n";
 
@@ -93,6 +94,8 @@ static void print_help(void)
           "  --peak-gflops LIST   use this FMA peak (one value, or one per --threads entry)\n"
           "                       instead of measuring it\n"
           "  --seed N             seed of the random inputs (default 1)\n"
+          "  --inputs KIND        normal (default), or denormal: inputs that make most\n"
+          "                       exp() results and values denormal, to measure slowdowns\n"
           "  --quiet              no progress lines on stderr\n"
           ATB_PLUGIN_OPTION_HELP "\n"
           "LIST: comma-separated values; A:B doubles from A to B, A:B:S steps by S.\n"
@@ -114,6 +117,7 @@ typedef struct {
     double peak_gflops[ATB_CLI_MAX_LIST];
     int n_peak_gflops;
     int64_t seed;
+    int denormal_inputs;
     int quiet;
 
     /* Google Benchmark's flags, and what the estimates need from them. */
@@ -267,6 +271,16 @@ static int parse_option(bench_options *o, int argc, char **argv, int *i, char *e
             return -1;
         return atb_cli_parse_double("--min-time", v, 0.0001, 1e4, &o->min_time_s, err,
                                     err_len) == 0 ? 1 : -1;
+    }
+    if (OPTION("--inputs")) {
+        if (m < 0)
+            return -1;
+        if (strcmp(v, "normal") == 0 || strcmp(v, "denormal") == 0) {
+            o->denormal_inputs = strcmp(v, "denormal") == 0;
+            return 1;
+        }
+        snprintf(err, err_len, "invalid value '%s' for --inputs: expected normal or denormal", v);
+        return -1;
     }
     if (OPTION("--seed")) {
         if (m < 0)
@@ -612,6 +626,7 @@ static void add_sweep_context(const bench_options *o, const atb_bench_preset *pr
     atb_gb_add_context("bench_min_time_seconds", buf);
     snprintf(buf, sizeof(buf), "%lld", (long long)o->seed);
     atb_gb_add_context("bench_seed", buf);
+    atb_gb_add_context("bench_inputs", o->denormal_inputs ? "denormal" : "normal");
     size_t len = 0;
     buf[0] = '\0';
     for (int t = 0; t < o->threads.n && len < sizeof(buf); t++)
@@ -711,6 +726,7 @@ int atb_cmd_bench(int argc, char **argv)
         .min_time_s = o.gb_min_time_s > 0 ? o.gb_min_time_s : min_time_s,
         .n_repetitions = o.gb_repetitions,
         .seed = (uint64_t)o.seed,
+        .denormal_inputs = o.denormal_inputs,
         .progress = !o.quiet,
     };
     session = configs ? atb_bench_session_create(configs, n_configs, &settings) : NULL;

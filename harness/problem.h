@@ -40,6 +40,13 @@ atb_status atb_tensors_alloc(atb_tensors *t, const atb_problem *problem, char *e
 /* Fills inputs and weights from a seeded generator: inputs uniform in
    [-1, 1], weights scaled by 1/sqrt(fan_in), LayerNorm weights near 1. */
 void atb_tensors_fill_random(atb_tensors *t, uint64_t seed);
+/* Rewrites filled inputs so that most arithmetic meets denormal floats:
+   for attention, every key but the first scores between -88 and -103
+   against the row maximum 0, so exp() lands below 2^-126 unless it is
+   flushed, and v is scaled into the denormal range; for the layer, x is
+   scaled into the denormal range. Used to show that no implementation
+   slows down on such inputs. */
+void atb_tensors_make_denormal_heavy(atb_tensors *t);
 void atb_tensors_free(atb_tensors *t);
 atb_encoder_weights atb_tensors_weights(const atb_tensors *t);
 atb_run_args atb_tensors_args(const atb_tensors *t, float *out);

@@ -270,6 +270,28 @@ def case_above_peak(exe, work):
            f"no summary of results above the peak:\n{proc.stderr}")
 
 
+def case_denormal_inputs(exe, work):
+    # Denormal-heavy inputs still validate against the reference, and the
+    # results file says which inputs were used.
+    out = os.path.join(work, "denormal.json")
+    proc = run([exe, "bench", "--impl", "^(naive|blocked)$", "--op", "attention,encoder_layer",
+                "--seq", "64", "--heads", "2", "--head-dim", "16", "--causal", "none",
+                "--threads", "1", "--min-time", "0.01", "--peak-gflops", "100",
+                "--inputs", "denormal", "--quiet", "--out", out], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    results = load(out)
+    expect(results["context"].get("bench_inputs") == "denormal",
+           f"context bench_inputs: {results['context'].get('bench_inputs')!r}")
+    runs = [b for b in results["benchmarks"] if b.get("run_type") == "iteration"]
+    expect(len(runs) == 4, f"expected 4 runs, got {[b['name'] for b in runs]}")
+    for b in runs:
+        expect(not b.get("error_occurred") and b.get("GFLOPS", 0) > 0,
+               f"{b['name']}: {b.get('error_message')}")
+    bad = run([exe, "bench", "--inputs", "subnormal"], timeout=60)
+    expect(bad.returncode == 2 and "--inputs" in bad.stderr and "usage:" in bad.stderr,
+           f"--inputs subnormal: exit {bad.returncode}\n{bad.stderr}")
+
+
 def case_oversubscribed(exe, work):
     threads = len(os.sched_getaffinity(0)) + 1
     proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
@@ -333,6 +355,7 @@ CASES = {
     "budget": case_budget,
     "calibrated": case_calibrated,
     "above_peak": case_above_peak,
+    "denormal_inputs": case_denormal_inputs,
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,

@@ -44,38 +44,6 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Rewrites the inputs of t (already filled with ordinary values) to the
-   denormal-heavy form described at the top of the file. */
-static void make_denormal_heavy(atb_tensors *t)
-{
-    const atb_problem *p = &t->problem;
-    if (p->op == ATB_OP_ENCODER_LAYER) {
-        const size_t n = atb_problem_output_count(p);
-        for (size_t i = 0; i < n; i++)
-            t->x[i] *= 1e-39f; /* |x| <= 1e-39 < 2^-126: denormal */
-        return;
-    }
-    const atb_attention_shape *s = &p->attention;
-    const int64_t D = s->head_dim;
-    const size_t nq = (size_t)(s->batch * s->heads * s->q_len * D);
-    const size_t n_keys = (size_t)(s->batch * s->kv_heads * s->kv_len);
-    /* q = 1 everywhere, so score_j = scale * D * k_j when every element of
-       key j is k_j. Key 0 of each head scores 0, the row maximum; key j > 0
-       scores -88 - 15 * u with u in [0, 1). */
-    for (size_t i = 0; i < nq; i++)
-        t->q[i] = 1.0f;
-    for (size_t key = 0; key < n_keys; key++) {
-        const int64_t j = (int64_t)(key % (size_t)s->kv_len);
-        const double u = (double)((key * 2654435761u) % 1000u) / 1000.0;
-        const double score = j == 0 ? 0.0 : -88.0 - 15.0 * u;
-        const float value = (float)(score / (s->scale * (double)D));
-        for (int64_t d = 0; d < D; d++) {
-            t->k[key * (size_t)D + (size_t)d] = value;
-            t->v[key * (size_t)D + (size_t)d] *= 1e-39f;
-        }
-    }
-}
-
 /* Returns the median run time in seconds, or a negative value on error. */
 static double time_runs(const atb_impl *impl, void *plan, const atb_run_args *args,
                         double seconds)
@@ -123,7 +91,7 @@ static void measure(const atb_impl *impl, const atb_problem *problem, double sec
     }
     atb_tensors_fill_random(&normal, 1);
     atb_tensors_fill_random(&denormal, 1);
-    make_denormal_heavy(&denormal);
+    atb_tensors_make_denormal_heavy(&denormal);
 
     const atb_encoder_weights weights = atb_tensors_weights(&normal);
     if (impl->plan(problem, problem->op == ATB_OP_ENCODER_LAYER ? &weights : NULL, &plan, why,
