@@ -94,5 +94,13 @@ with tempfile.TemporaryDirectory() as tmp:
     expect(code == 2 and "--impl" in err and "usage:" in err,
            "an --impl matching nothing exits 2 with the usage line", err)
 
+# An unknown option is named as unknown, even as the last argument, and an
+# option that needs a value says so.
+code, _, err = run(["check", "--bogus"])
+expect(code == 2 and "unknown option '--bogus'" in err and "usage:" in err,
+       "check --bogus is reported as an unknown option", err)
+code, _, err = run(["check", "--impl"])
+expect(code == 2 and "'--impl' needs a value" in err, "check --impl without a value", err)
+
 print(f"{len(failures)} failures")
 sys.exit(1 if failures else 0)
