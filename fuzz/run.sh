@@ -55,13 +55,16 @@ for input in "$work"/artifacts/crash-* "$work"/artifacts/leak-* "$work"/artifact
     [ -e "$input" ] || continue
     report=$input.report
     [ -e "$report" ] || "$fuzzer" -timeout=3 -rss_limit_mb=2048 "$input" >"$report" 2>&1 || true
-    frame=$(grep -E '^ +#[0-9]+ ' "$report" |
-        grep -v -E 'in __interceptor_|in __asan|in __sanitizer|in __lsan|in __ubsan|in (malloc|calloc|realloc|free) |in fuzzer::|compiler-rt|libclang_rt|libc\.so' |
-        head -1)
+    frames=$(grep -E '^ +#[0-9]+ ' "$report" |
+        grep -v -E 'in __interceptor_|in __asan|in __sanitizer|in __lsan|in __ubsan|in (malloc|calloc|realloc|free) |in fuzzer::|compiler-rt|libclang_rt|libc\.so' || true)
+    # Without llvm-symbolizer, sanitizer interceptors such as strdup show
+    # only as an offset in the fuzz binary, like attnbench's own code. So
+    # the first frame that names libhdf5 or a project source file decides,
+    # and an unnamed frame in the fuzz binary counts only when none does.
+    frame=$(printf '%s\n' "$frames" | grep -E 'libhdf5|harness/|fuzz_golden_image\.c' | head -1)
+    [ -n "$frame" ] || frame=$(printf '%s\n' "$frames" | grep -E 'fuzz_golden_image\+0x' | head -1)
     case $frame in
         *libhdf5*) n_hdf5=$((n_hdf5 + 1)) ;;
-        # Without llvm-symbolizer (package llvm) a frame shows only the
-        # module and offset, so a frame in the fuzz binary counts as ours.
         *harness/* | *fuzz_golden_image.c* | *fuzz_golden_image+0x*)
             n_ours=$((n_ours + 1))
             echo "fuzz/run.sh: fault in attnbench for input $input:" >&2
