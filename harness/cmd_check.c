@@ -412,14 +412,17 @@ static void check_case(check_report *report, const check_options *o, const char 
     free(out);
 }
 
-static void check_file(check_report *report, const check_options *o, const char *path,
-                       const atb_impl **impls, int n_impls, const regex_t *case_re)
+/* Checks every case of one file that case_re selects; returns how many
+   cases it selected. */
+static size_t check_file(check_report *report, const check_options *o, const char *path,
+                         const atb_impl **impls, int n_impls, const regex_t *case_re)
 {
+    size_t n_selected = 0;
     char err[1024];
     atb_golden_file *file;
     if (atb_golden_open(path, &file, err, sizeof(err)) != ATB_OK) {
         record_error_for_all(report, path, "(file)", -1, impls, n_impls, err);
-        return;
+        return 1; /* the file itself is the result: an ERROR */
     }
     if (atb_golden_count(file) == 0)
         fprintf(stderr, "attnbench check: warning: %s holds no cases\n", path);
@@ -428,6 +431,7 @@ static void check_file(check_report *report, const check_options *o, const char 
         const char *name = atb_golden_case_name(file, index);
         if (case_re && regexec(case_re, name, 0, NULL, 0) != 0)
             continue;
+        n_selected++;
         atb_golden_case c;
         if (atb_golden_load(file, index, o->memory_budget_bytes, &c, err, sizeof(err)) != ATB_OK) {
             record_error_for_all(report, path, name, -1, impls, n_impls, err);
@@ -438,6 +442,7 @@ static void check_file(check_report *report, const check_options *o, const char 
         atb_golden_case_free(&c);
     }
     atb_golden_close(file);
+    return n_selected;
 }
 
 int atb_cmd_check(int argc, char **argv)
@@ -520,9 +525,20 @@ int atb_cmd_check(int argc, char **argv)
     char **files = o.files ? o.files : default_files;
 
     check_report report;
+    size_t n_cases_selected = 0;
     check_report_init(&report, full_argc, full_argv);
     for (int f = 0; f < o.n_files; f++)
-        check_file(&report, &o, files[f], impls, n_impls, have_case_re ? &case_re : NULL);
+        n_cases_selected += check_file(&report, &o, files[f], impls, n_impls,
+                                       have_case_re ? &case_re : NULL);
+    if (have_case_re && n_cases_selected == 0) {
+        /* A typo in --case would otherwise pass CI with nothing checked. */
+        fprintf(stderr, "attnbench check: error: --case '%s' matches no case in the files "
+                        "checked\n", o.case_regex);
+        print_check_usage(stderr);
+        check_report_free(&report);
+        exit_code = 2;
+        goto cleanup;
+    }
 
     exit_code = check_report_finish(&report, o.json_path, o.junit_path);
     check_report_free(&report);

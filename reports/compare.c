@@ -278,9 +278,18 @@ atb_status atb_compare_bench(const atb_bench_file *base, const atb_bench_file *c
                  "only) and were decided by the ratio alone.",
                  n_ratio_only);
     }
+    /* A benchmark that vanished from the new run (an interrupted or failed
+       run) must not pass the gate unnoticed. */
+    size_t n_missing = 0;
     for (size_t i = 0; i < base->n_benches; i++)
-        if (!atb_bench_file_find(cand, base->benches[i].run_name))
+        if (!atb_bench_file_find(cand, base->benches[i].run_name)) {
             note(out, md, "only in base: %s", base->benches[i].run_name);
+            n_missing++;
+        }
+    if (n_missing) {
+        note(out, md, "FAIL: %zu benchmarks of the base are missing from the new file", n_missing);
+        *n_regressions += n_missing;
+    }
     for (size_t i = 0; i < cand->n_benches; i++)
         if (!atb_bench_file_find(base, cand->benches[i].run_name))
             note(out, md, "only in new: %s", cand->benches[i].run_name);
@@ -402,9 +411,17 @@ atb_status atb_compare_check(const atb_check_file *base, const atb_check_file *c
                       base->path, base->label, cand->path, cand->label);
     table_markdown(&t, md);
     atb_strbuf_printf(md, "%s\n\n", summary);
+    size_t n_missing = 0;
     for (size_t i = 0; i < base->n_results; i++)
-        if (!find_result(cand, &base->results[i]))
+        if (!find_result(cand, &base->results[i])) {
             note(out, md, "only in base: %s %s", base->results[i].impl, base->results[i].case_name);
+            n_missing++;
+        }
+    if (n_missing) {
+        note(out, md, "FAIL: %zu (impl, case) results of the base are missing from the new file",
+             n_missing);
+        *n_regressions += n_missing;
+    }
     for (size_t i = 0; i < cand->n_results; i++)
         if (!find_result(base, &cand->results[i]))
             note(out, md, "only in new: %s %s", cand->results[i].impl, cand->results[i].case_name);

@@ -102,5 +102,10 @@ expect(code == 2 and "unknown option '--bogus'" in err and "usage:" in err,
 code, _, err = run(["check", "--impl"])
 expect(code == 2 and "'--impl' needs a value" in err, "check --impl without a value", err)
 
+# A --case that matches nothing is misuse, like an --impl that matches nothing.
+code, _, err = run(["check", "--case", "^no-such-case$"])
+expect(code == 2 and "--case" in err and "matches no case" in err and "usage:" in err,
+       "a --case matching nothing exits 2 with the usage line", err)
+
 print(f"{len(failures)} failures")
 sys.exit(1 if failures else 0)
