@@ -256,6 +256,8 @@ static void apply_encoder_overrides(atb_bench_encoder_grid *g, const atb_bench_o
         g->seq = o->seq;
     if (o->ffn_dim.n)
         g->ffn_dim = o->ffn_dim;
+    else if (o->heads.n || o->head_dim.n)
+        g->ffn_dim.n = 0; /* a new E: F = 4E, as for nn.TransformerEncoderLayer users */
     if (o->n_act) {
         memcpy(g->act, o->act, sizeof(g->act));
         g->n_act = o->n_act;

@@ -303,6 +303,15 @@ def case_denormal_inputs(exe, work):
            f"--inputs subnormal: exit {bad.returncode}\n{bad.stderr}")
 
 
+def case_ffn_default(exe, work):
+    # Without --ffn-dim the layer's F is 4E for whatever E the options give.
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "encoder_layer", "--heads", "2",
+                "--head-dim", "32", "--seq", "16", "--threads", "1", "--benchmark_list_tests"],
+               timeout=60)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    expect("/E:64/H:2/F:256/" in proc.stdout, f"expected F = 4E = 256:\n{proc.stdout}")
+
+
 def case_oversubscribed(exe, work):
     threads = len(os.sched_getaffinity(0)) + 1
     proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
@@ -367,6 +376,7 @@ CASES = {
     "calibrated": case_calibrated,
     "above_peak": case_above_peak,
     "denormal_inputs": case_denormal_inputs,
+    "ffn_default": case_ffn_default,
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
