@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Upper limits of the shape options: int32 lengths (kv_valid_len is int32)
@@ -569,6 +570,12 @@ static void install_signal_handlers(void)
    before anything is measured. */
 static int check_writable(const char *path, char *err, size_t err_len)
 {
+    /* The file is replaced by a rename, which fails on a directory. */
+    struct stat info;
+    if (stat(path, &info) == 0 && S_ISDIR(info.st_mode)) {
+        snprintf(err, err_len, "cannot write results file '%s': it is a directory", path);
+        return -1;
+    }
     char probe[4096];
     snprintf(probe, sizeof(probe), "%s.probe-%ld", path, (long)getpid());
     FILE *f = fopen(probe, "w");

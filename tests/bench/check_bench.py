@@ -312,6 +312,18 @@ def case_ffn_default(exe, work):
     expect("/E:64/H:2/F:256/" in proc.stdout, f"expected F = 4E = 256:\n{proc.stdout}")
 
 
+def case_unwritable_out(exe, work):
+    # An --out that cannot be written is rejected before anything is timed,
+    # so no measurement is lost at the end.
+    for out, reason in [(work, "it is a directory"),
+                        (os.path.join(work, "no-such-dir", "r.json"), "cannot create files")]:
+        proc = run([exe, "bench", "--preset", "quick", "--out", out], timeout=60)
+        expect(proc.returncode == 1, f"--out {out}: exit {proc.returncode}")
+        expect(reason in proc.stderr and out in proc.stderr,
+               f"--out {out}: stderr:\n{proc.stderr}")
+        expect("[1/" not in proc.stderr, f"--out {out}: benchmarks ran:\n{proc.stderr}")
+
+
 def case_oversubscribed(exe, work):
     threads = len(os.sched_getaffinity(0)) + 1
     proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "16",
@@ -377,6 +389,7 @@ CASES = {
     "above_peak": case_above_peak,
     "denormal_inputs": case_denormal_inputs,
     "ffn_default": case_ffn_default,
+    "unwritable_out": case_unwritable_out,
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
