@@ -514,6 +514,17 @@ atb_status atb_report_write(const atb_report_input *in, char *err, size_t err_le
         snprintf(err, err_len, "cannot create directory '%s': %s", in->out_dir, strerror(errno));
         return ATB_ERR_IO;
     }
+    /* An existing file of that name, or a directory without write access,
+       would only fail later inside gnuplot with a less clear message. */
+    struct stat info;
+    if (stat(in->out_dir, &info) != 0 || !S_ISDIR(info.st_mode)) {
+        snprintf(err, err_len, "'%s' exists and is not a directory", in->out_dir);
+        return ATB_ERR_IO;
+    }
+    if (access(in->out_dir, W_OK) != 0) {
+        snprintf(err, err_len, "cannot write to directory '%s': %s", in->out_dir, strerror(errno));
+        return ATB_ERR_IO;
+    }
 
     atb_report_doc doc = {0};
     atb_strbuf_init(&doc.md);
