@@ -1,8 +1,8 @@
 /*
- * Proves the tolerance policy separates right from wrong on the committed
- * golden vectors: naive passes every case, and each deliberately broken
- * variant of naive fails exactly the cases its fault touches (and passes
- * the others, since there it computes the same thing as naive).
+ * Proves that the tolerance policy separates right from wrong on the
+ * committed golden vectors. naive passes every case. Each deliberately
+ * broken variant of naive fails exactly the cases its fault touches, and
+ * passes the others, where it computes the same thing as naive.
  *
  * usage: test_fault_detection FILE.h5 [...]
  */
