@@ -15,6 +15,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "harness/check_report.h"
+#include "harness/cli.h"
 #include "harness/commands.h"
 #include "harness/golden_read.h"
 #include "harness/isolate.h"
@@ -89,19 +90,6 @@ static int usage_error(const char *fmt, const char *value)
     return 2;
 }
 
-/* Parses a whole decimal integer in [min, max]; returns 0 on any junk. */
-static int parse_long(const char *text, long min, long max, long *out)
-{
-    char *end;
-    if (!text || !*text)
-        return 0;
-    long value = strtol(text, &end, 10);
-    if (*end || value < min || value > max)
-        return 0;
-    *out = value;
-    return 1;
-}
-
 /* Options of check that are followed by a value. */
 static int takes_value(const char *arg)
 {
@@ -112,6 +100,15 @@ static int takes_value(const char *arg)
         if (strcmp(arg, names[i]) == 0)
             return 1;
     return 0;
+}
+
+/* Returns 1 when text is a whole decimal integer in [min, max]; the
+   caller prints check's own message otherwise. */
+static int parse_integer(const char *option, const char *text, int64_t min, int64_t max,
+                         int64_t *out)
+{
+    char ignored[256];
+    return text && atb_cli_parse_int(option, text, min, max, out, ignored, sizeof(ignored)) == 0;
 }
 
 static int parse_check_options(int argc, char **argv, check_options *o)
@@ -127,7 +124,7 @@ static int parse_check_options(int argc, char **argv, check_options *o)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const int has_value = i + 1 < argc;
-        long value;
+        int64_t value;
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             print_check_help();
             return -1;
@@ -152,16 +149,16 @@ static int parse_check_options(int argc, char **argv, check_options *o)
             else
                 return usage_error("--op: '%s' is not attention or encoder_layer", op);
         } else if (strcmp(arg, "--threads") == 0) {
-            if (!parse_long(argv[++i], 1, 4096, &value))
+            if (!parse_integer("--threads", argv[++i], 1, 4096, &value))
                 return usage_error("--threads: '%s' is not an integer from 1 to 4096", argv[i]);
             o->n_threads = (int)value;
         } else if (strcmp(arg, "--memory-budget") == 0) {
-            if (!parse_long(argv[++i], 1, 1L << 30, &value))
+            if (!parse_integer("--memory-budget", argv[++i], 1, 1L << 30, &value))
                 return usage_error("--memory-budget: '%s' is not a positive number of MiB",
                                    argv[i]);
             o->memory_budget_bytes = (size_t)value << 20;
         } else if (strcmp(arg, "--timeout") == 0) {
-            if (!parse_long(argv[++i], 1, 86400, &value))
+            if (!parse_integer("--timeout", argv[++i], 1, 86400, &value))
                 return usage_error("--timeout: '%s' is not a whole number of seconds from 1 to "
                                    "86400", argv[i]);
             o->timeout_s = (int)value;
@@ -425,7 +422,7 @@ static size_t check_file(check_report *report, const check_options *o, const cha
         return 1; /* the file itself is the result: an ERROR */
     }
     if (atb_golden_count(file) == 0)
-        fprintf(stderr, "attnbench check: warning: %s holds no cases\n", path);
+        fprintf(stderr, "attnbench check: warning: %s contains no cases\n", path);
 
     for (size_t index = 0; index < atb_golden_count(file); index++) {
         const char *name = atb_golden_case_name(file, index);

@@ -475,7 +475,9 @@ static atb_status check_dataset(const reader *rd, hid_t group, const char *name,
     const H5T_class_t got_class = H5Tget_class(type);
     const size_t got_size = H5Tget_size(type);
     const int got_rank = H5Sget_simple_extent_ndims(space);
-    const char *want = cls == H5T_FLOAT ? (elem_size == 4 ? "float32" : "float64") : "int32";
+    const char *want = "int32";
+    if (cls == H5T_FLOAT)
+        want = elem_size == 4 ? "float32" : "float64";
 
     if (got_class != cls || got_size != elem_size) {
         st = fail(rd, ATB_ERR_FORMAT, name, "type must be %s (found %s of %zu bytes)", want,

@@ -135,7 +135,7 @@ static unsigned detect_isa(void)
     if (!has_osxsave || !has_avx)
         return 0;
 
-    /* XCR0 tells which register states the OS saves: YMM (bits 1-2) and
+    /* XCR0 lists the register states the OS saves: YMM (bits 1-2) and
        the AVX-512 opmask and ZMM states (bits 5-7). */
     unsigned xcr0_lo, xcr0_hi;
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));

@@ -174,9 +174,14 @@ int main(int argc, char **argv)
                 if (touched && passed == 0 && cmp.budget_used < min_fault_budget[f])
                     min_fault_budget[f] = cmp.budget_used;
                 if (passed < 0 || passed == touched) {
+                    const char *got = "FAIL";
+                    if (passed < 0)
+                        got = "ERROR";
+                    else if (passed)
+                        got = "PASS";
                     fprintf(stderr, "FAILED: %s on %s: expected %s, got %s (budget used %.3g)\n",
-                            faults[f].name, c.name, touched ? "FAIL" : "PASS",
-                            passed < 0 ? "ERROR" : passed ? "PASS" : "FAIL", cmp.budget_used);
+                            faults[f].name, c.name, touched ? "FAIL" : "PASS", got,
+                            cmp.budget_used);
                     n_errors++;
                 }
             }
