@@ -22,6 +22,9 @@
 #define KV_TILE 64
 /* 48 query rows (8 blocks of 6) reuse each K and V tile 8 times. */
 #define Q_TILE 48
+/* Decode logits: keys per register block of logits_direct(). 4 rows x 2
+   keys = 8 accumulators, plus 2 K vectors and a query vector. */
+#define DIRECT_KEYS 2
 
 typedef __m256 vf;
 typedef __m256 vmask; /* all-ones lanes where true */
@@ -66,6 +69,29 @@ static inline float v_reduce_add(vf a)
     x = _mm_add_ps(x, _mm_movehl_ps(x, x));
     x = _mm_add_ss(x, _mm_movehdup_ps(x));
     return _mm_cvtss_f32(x);
+}
+/* Stores the sum of the lanes of acc[r * 2 + k] to s[r * lds + k], for
+   rows r < nr and keys k < 2. In-lane unpacks and shuffles, then a 128-bit
+   permute, add the 8 vectors into one whose lane i is the sum of acc[i]. */
+static inline void v_store_row_sums(const vf acc[8], int nr, float *s, int64_t lds)
+{
+    vf t[4], u[2];
+    for (int i = 0; i < 4; i++)
+        t[i] = _mm256_add_ps(_mm256_unpacklo_ps(acc[2 * i], acc[2 * i + 1]),
+                             _mm256_unpackhi_ps(acc[2 * i], acc[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        u[i] = _mm256_add_ps(_mm256_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm256_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const vf sums = _mm256_add_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20),
+                                  _mm256_permute2f128_ps(u[0], u[1], 0x31));
+    const __m128 low = _mm256_castps256_ps128(sums), high = _mm256_extractf128_ps(sums, 1);
+    _mm_storel_pi((__m64 *)s, low);
+    if (nr > 1)
+        _mm_storeh_pi((__m64 *)(s + lds), low);
+    if (nr > 2)
+        _mm_storel_pi((__m64 *)(s + 2 * lds), high);
+    if (nr > 3)
+        _mm_storeh_pi((__m64 *)(s + 3 * lds), high);
 }
 /* 1.5 * 2^23 + 127: adding it to x / ln 2 (|x / ln 2| < 2^22) rounds to an
    integer and leaves n + 127, the exponent field of 2^n, in the low bits. */

@@ -25,6 +25,9 @@
    by 8 row blocks, while the output tile ([48][Dp], 24 KiB at D = 128) and
    the score tile (12 KiB) stay in L1 or L2. */
 #define Q_TILE 48
+/* Decode logits: keys per register block of logits_direct(). 4 rows x 4
+   keys = 16 accumulators, plus 4 K vectors and 4 query vectors. */
+#define DIRECT_KEYS 4
 
 typedef __m512 vf;
 typedef __mmask16 vmask;
@@ -58,6 +61,32 @@ static inline vf v_load_first(const float *p, int64_t n)
 }
 static inline float v_reduce_max(vf a) { return _mm512_reduce_max_ps(a); }
 static inline float v_reduce_add(vf a) { return _mm512_reduce_add_ps(a); }
+/* Stores the sum of the lanes of acc[r * 4 + k] to s[r * lds + k], for
+   rows r < nr and keys k < 4. A tree of in-lane unpacks and shuffles, then
+   128-bit block shuffles, adds the 16 vectors into one whose lane i is the
+   sum of acc[i]: 30 shuffles and 15 adds instead of 16 full reductions. */
+static inline void v_store_row_sums(const vf acc[16], int nr, float *s, int64_t lds)
+{
+    vf t[8], u[4], w[2];
+    for (int i = 0; i < 8; i++) /* block c of t[i]: a0+a2 b0+b2 a1+a3 b1+b3 */
+        t[i] = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * i], acc[2 * i + 1]),
+                             _mm512_unpackhi_ps(acc[2 * i], acc[2 * i + 1]));
+    for (int i = 0; i < 4; i++) /* block c of u[i]: block c's sums of acc[4i .. 4i+3] */
+        u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int i = 0; i < 2; i++) /* blocks: u[2i] 0+1, 2+3, u[2i+1] 0+1, 2+3 */
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const vf sums = _mm512_add_ps(_mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                  _mm512_shuffle_f32x4(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm_storeu_ps(s, _mm512_castps512_ps128(sums));
+    if (nr > 1)
+        _mm_storeu_ps(s + lds, _mm512_extractf32x4_ps(sums, 1));
+    if (nr > 2)
+        _mm_storeu_ps(s + 2 * lds, _mm512_extractf32x4_ps(sums, 2));
+    if (nr > 3)
+        _mm_storeu_ps(s + 3 * lds, _mm512_extractf32x4_ps(sums, 3));
+}
 static inline vf v_round_log2e(vf x, vf *aux)
 {
     *aux = x; /* unused: vscalefps takes n itself */

@@ -13,12 +13,14 @@
  *   QK_NC              vectors of keys per QK^T register block
  *   PV_NV              vectors of output columns per PV register block
  *   KV_TILE, Q_TILE    keys per tile, query rows per job
+ *   DIRECT_KEYS        keys per register block of the decode logits
  * and the static inline functions v_zero, v_set1, v_load, v_store, v_add,
  * v_sub, v_mul, v_fmadd (a * b + c), v_fnmadd (c - a * b), v_max, v_lt
  * (ordered, false for NaN), v_isnan, v_load_first (lanes 0 .. n-1 of memory,
  * zero above, reading nothing past them), v_mask_or, v_mask_any, v_select
  * (mask ? a : b), v_first_lanes (lanes 0 .. n-1 set), v_reduce_max,
- * v_reduce_add, v_round_log2e (n = x / ln 2 rounded to an integer, plus
+ * v_reduce_add, v_store_row_sums (the lane sums of a DIRECT_MAX_ROWS x
+ * DIRECT_KEYS block of accumulators, stored as rows), v_round_log2e (n = x / ln 2 rounded to an integer, plus
  * in *aux whatever the ISA needs to form 2^n) and v_scale_pow2 (p * 2^n
  * for n in [-126, 0], NaN when p is NaN).
  *
@@ -195,35 +197,110 @@ static void logits_block(int nr, const float *const *q_rows, int64_t D, const fl
 
 /* === QK^T from unpacked K, for few rows === */
 
+/* The K and V rows of the next tile, [0, n_floats) of each, which a decode
+   job asks the memory system for while it computes on the current tile.
+   n_floats is 0 on the last tile. */
+typedef struct {
+    const float *k, *v;
+    int64_t n_floats;
+} atb_prefetch_span;
+
+/* Prefetches floats [begin, end) of both next-tile arrays into L2, one
+   request per 64-byte line. The hardware prefetchers alone do not run far
+   enough ahead of a job that computes between its loads, so the
+   bandwidth-bound decode case waits on memory without this. */
+SIMD_INLINE void prefetch_span_part(const atb_prefetch_span *next, int64_t begin, int64_t end)
+{
+    if (end > next->n_floats)
+        end = next->n_floats;
+    for (int64_t i = begin; i < end; i += 16) {
+        _mm_prefetch((const char *)(next->k + i), _MM_HINT_T1);
+        _mm_prefetch((const char *)(next->v + i), _MM_HINT_T1);
+    }
+}
+
 /* Rows a job may have for logits_direct(); more rows amortize packing. */
 #define DIRECT_MAX_ROWS 4
 
-/* s[r][j] = q_r . k_j for j < n_keys, reading K rows as they are stored.
-   For decode (one to four query rows per KV head) this beats packing: K
-   is read once, in order, which the hardware prefetchers follow, and a
-   transpose would cost more than the products it feeds. Each dot product
-   runs along d and is reduced across lanes at the end. */
-static void logits_direct(int64_t n_rows, const float *const *q_rows, int64_t D,
-                          const float *restrict k, int64_t n_keys, float *restrict s)
+/* s[r][j] = q_r . k_j for nr <= DIRECT_MAX_ROWS rows and j < n_keys,
+   reading K rows as they are stored. For decode (one to four query rows
+   per KV head) this beats packing: K is read once, and a transpose would
+   cost more than the products it feeds. A register block takes
+   DIRECT_KEYS keys for every row; each dot product runs along d, and
+   v_store_row_sums() reduces the block's accumulators across lanes in one
+   tree. Each block also prefetches its share of the next tile (next),
+   spread over its loads so the requests never come in one burst. nr is a
+   constant after inlining. */
+SIMD_INLINE void logits_direct_rows(const int nr, const float *const *q_rows, int64_t D,
+                                    const float *restrict k, int64_t n_keys,
+                                    const atb_prefetch_span *next, float *restrict s)
 {
-    const int64_t D_full = D / VL * VL;
-    for (int64_t j = 0; j < n_keys; j++) {
+    const int64_t D_full = D / VL * VL, n_tail = D - D_full;
+    const float *q[DIRECT_MAX_ROWS];
+    for (int r = 0; r < DIRECT_MAX_ROWS; r++)
+        q[r] = q_rows[r < nr ? r : 0];
+
+    int64_t j = 0;
+    for (; j + DIRECT_KEYS <= n_keys; j += DIRECT_KEYS) {
+        vf acc[DIRECT_MAX_ROWS * DIRECT_KEYS];
+        for (int i = 0; i < DIRECT_MAX_ROWS * DIRECT_KEYS; i++)
+            acc[i] = v_zero();
+        for (int64_t d = 0; d < D_full; d += VL) {
+            /* The block's share of the next tile, spread over its loads. */
+            prefetch_span_part(next, j * D + d * DIRECT_KEYS, j * D + (d + VL) * DIRECT_KEYS);
+            vf kv[DIRECT_KEYS];
+            for (int c = 0; c < DIRECT_KEYS; c++)
+                kv[c] = v_load(k + (j + c) * D + d);
+            for (int r = 0; r < nr; r++) {
+                const vf qv = v_load(q[r] + d);
+                for (int c = 0; c < DIRECT_KEYS; c++)
+                    acc[r * DIRECT_KEYS + c] = v_fmadd(qv, kv[c], acc[r * DIRECT_KEYS + c]);
+            }
+        }
+        if (n_tail) {
+            for (int r = 0; r < nr; r++) {
+                const vf qv = v_load_first(q[r] + D_full, n_tail);
+                for (int c = 0; c < DIRECT_KEYS; c++)
+                    acc[r * DIRECT_KEYS + c] =
+                        v_fmadd(qv, v_load_first(k + (j + c) * D + D_full, n_tail),
+                                acc[r * DIRECT_KEYS + c]);
+            }
+        }
+        v_store_row_sums(acc, nr, s + j, KV_TILE);
+        prefetch_span_part(next, j * D + D_full * DIRECT_KEYS, (j + DIRECT_KEYS) * D);
+    }
+
+    for (; j < n_keys; j++) {
         const float *kj = k + j * D;
         vf acc[DIRECT_MAX_ROWS];
-        for (int64_t r = 0; r < n_rows; r++)
+        for (int r = 0; r < nr; r++)
             acc[r] = v_zero();
         for (int64_t d = 0; d < D_full; d += VL) {
             const vf kv = v_load(kj + d);
-            for (int64_t r = 0; r < n_rows; r++)
-                acc[r] = v_fmadd(v_load(q_rows[r] + d), kv, acc[r]);
+            for (int r = 0; r < nr; r++)
+                acc[r] = v_fmadd(v_load(q[r] + d), kv, acc[r]);
         }
-        if (D_full < D) {
-            const vf kv = v_load_first(kj + D_full, D - D_full);
-            for (int64_t r = 0; r < n_rows; r++)
-                acc[r] = v_fmadd(v_load_first(q_rows[r] + D_full, D - D_full), kv, acc[r]);
+        if (n_tail) {
+            const vf kv = v_load_first(kj + D_full, n_tail);
+            for (int r = 0; r < nr; r++)
+                acc[r] = v_fmadd(v_load_first(q[r] + D_full, n_tail), kv, acc[r]);
         }
-        for (int64_t r = 0; r < n_rows; r++)
+        for (int r = 0; r < nr; r++)
             s[r * KV_TILE + j] = v_reduce_add(acc[r]);
+        prefetch_span_part(next, j * D, (j + 1) * D);
+    }
+}
+
+static void logits_direct(int64_t n_rows, const float *const *q_rows, int64_t D,
+                          const float *restrict k, int64_t n_keys,
+                          const atb_prefetch_span *next, float *restrict s)
+{
+    switch (n_rows) {
+    case 1: logits_direct_rows(1, q_rows, D, k, n_keys, next, s); break;
+    case 2: logits_direct_rows(2, q_rows, D, k, n_keys, next, s); break;
+    case 3: logits_direct_rows(3, q_rows, D, k, n_keys, next, s); break;
+    case 4: logits_direct_rows(4, q_rows, D, k, n_keys, next, s); break;
+    default: break;
     }
 }
 
@@ -438,8 +515,17 @@ static void simd_rows(const atb_flash_job *job)
         }
 
         if (!job->k_packed && n_rows <= DIRECT_MAX_ROWS) {
-            /* Few rows: logits straight from the K rows. */
-            logits_direct(n_rows, job->q_rows, D, job->k + j0 * D, n_keys, sc->s);
+            /* Few rows: logits straight from the K rows, while the next
+               tile's K and V rows are prefetched. */
+            const int64_t j1 = j0 + KV_TILE;
+            const int64_t end = job->kv_end < max_limit ? job->kv_end : max_limit;
+            atb_prefetch_span next = {.k = job->k, .v = job->v, .n_floats = 0};
+            if (j1 < end) {
+                next.k = job->k + j1 * D;
+                next.v = job->v + j1 * D;
+                next.n_floats = (end - j1 < KV_TILE ? end - j1 : KV_TILE) * D;
+            }
+            logits_direct(n_rows, job->q_rows, D, job->k + j0 * D, n_keys, &next, sc->s);
         } else {
             /* K tile [D][KV_TILE], packed here unless the plan packed it. */
             const float *kt = job->k_packed ? job->k_packed + (j0 / KV_TILE) * D * KV_TILE
