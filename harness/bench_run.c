@@ -565,13 +565,21 @@ static void set_counters(atb_gb_state *st, const atb_bench_config *c, const conf
     atb_gb_set_counter(st, "plan_ms", r->plan_ms, ATB_GB_COUNTER_PLAIN);
 
     /* Decode steps are limited by reading K and V, so their bandwidth is
-       the figure to compare with `attnbench peak`. */
+       the figure to compare with the measured memory bandwidth. */
     const atb_attention_shape *a = &c->problem.attention;
-    if (c->problem.op == ATB_OP_ATTENTION && a->q_len <= 16) {
+    if (atb_bench_is_bandwidth_bound(&c->problem)) {
         const double bytes = 4.0 * (2.0 * (double)(a->batch * a->heads * a->q_len * a->head_dim)
                                     + 2.0 * (double)(a->batch * a->kv_heads * a->kv_len * a->head_dim));
         atb_gb_set_counter(st, "GBps", bytes / 1e9, ATB_GB_COUNTER_PER_ITERATION_RATE);
+        if (c->bandwidth_gbps > 0.0)
+            atb_gb_set_counter(st, "bandwidth_fraction", bytes / (c->bandwidth_gbps * 1e9),
+                               ATB_GB_COUNTER_PER_ITERATION_RATE);
     }
+}
+
+int atb_bench_is_bandwidth_bound(const atb_problem *problem)
+{
+    return problem->op == ATB_OP_ATTENTION && problem->attention.q_len <= 16;
 }
 
 /* Stores the coefficient of variation of the per-iteration times. */

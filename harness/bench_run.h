@@ -29,8 +29,14 @@ typedef struct {
     int shape_id;              /* configurations with the same id share inputs */
     double flops;              /* per run */
     double peak_gflops;        /* denominator of peak_fraction, same thread count */
+    double bandwidth_gbps;     /* denominator of bandwidth_fraction; 0: not measured */
     char name[256];
 } atb_bench_config;
+
+/* Nonzero when the benchmark of this problem reports its memory traffic
+   (GBps and bandwidth_fraction): decode-like attention, Lq <= 16, whose
+   time goes to reading K and V. */
+int atb_bench_is_bandwidth_bound(const atb_problem *problem);
 
 typedef struct {
     double budget_s;           /* skip when the estimated time exceeds this */

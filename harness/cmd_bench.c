@@ -487,6 +487,7 @@ static void describe_impl(const atb_impl *impl, atb_op op, int n_threads, char *
 
 typedef struct {
     double gflops[3][ATB_CLI_MAX_LIST]; /* [atb_peak_isa][thread index] */
+    double bandwidth_gbps[ATB_CLI_MAX_LIST]; /* [thread index]; 0: not measured */
 } peak_table;
 
 static int measure_peaks(const bench_options *o, const atb_impl **impls, int n_impls,
@@ -530,10 +531,53 @@ static int measure_peaks(const bench_options *o, const atb_impl **impls, int n_i
                         gflops, o->n_peak_gflops ? " (from --peak-gflops)" : "");
         }
     }
-    atb_gb_add_context("peak_source", o->n_peak_gflops ? "--peak-gflops"
-                                                       : "measured at startup: f32 FMA loop, "
-                                                         "best of 5 repetitions");
+    char source[96];
+    snprintf(source, sizeof(source), "measured at startup: f32 FMA loop, best of %d repetitions",
+             PEAK_REPETITIONS);
+    atb_gb_add_context("peak_source", o->n_peak_gflops ? "--peak-gflops" : source);
     return 0;
+}
+
+/* Measures the triad bandwidth of every thread count when a benchmark of
+   the sweep is bandwidth-bound, so bandwidth_fraction compares it with a
+   figure from the same run. A failure (say, no memory for the arrays)
+   only leaves bandwidth_fraction out. */
+static void measure_bandwidth(const bench_options *o, const atb_bench_shape *shapes,
+                              int n_shapes, peak_table *peaks)
+{
+    int needed = 0;
+    for (int s = 0; s < n_shapes; s++)
+        needed |= atb_bench_is_bandwidth_bound(&shapes[s].problem);
+    if (!needed || o->gb_list_only || o->n_peak_gflops > 0)
+        return;
+
+    const atb_peak_settings settings = {.n_repetitions = PEAK_REPETITIONS,
+                                        .repetition_s = PEAK_REPETITION_S};
+    const size_t array_bytes = atb_peak_triad_array_bytes();
+    for (int t = 0; t < o->threads.n; t++) {
+        atb_peak_result result;
+        char err[256];
+        if (atb_peak_triad((int)o->threads.values[t], array_bytes, &settings, &result, err,
+                           sizeof(err)) != ATB_OK) {
+            fprintf(stderr, "attnbench: warning: memory bandwidth not measured, so no "
+                    "bandwidth_fraction: %s\n", err);
+            return;
+        }
+        peaks->bandwidth_gbps[t] = result.best;
+
+        char key[96], value[64];
+        snprintf(key, sizeof(key), "bandwidth_gbps_threads_%lld",
+                 (long long)o->threads.values[t]);
+        snprintf(value, sizeof(value), "%.1f", result.best);
+        atb_gb_add_context(key, value);
+        if (!o->quiet)
+            fprintf(stderr, "attnbench: memory bandwidth on %lld thread(s): %.1f GB/s\n",
+                    (long long)o->threads.values[t], result.best);
+    }
+    char source[128];
+    snprintf(source, sizeof(source), "measured at startup: triad a = b + s*c on 3 arrays of "
+             "%zu MiB, best of %d repetitions", array_bytes >> 20, PEAK_REPETITIONS);
+    atb_gb_add_context("bandwidth_source", source);
 }
 
 /* === Signals === */
@@ -613,6 +657,7 @@ static atb_bench_config *build_configs(const bench_options *o, const atb_bench_s
                 c->shape_id = s;
                 c->flops = shapes[s].flops;
                 c->peak_gflops = peaks->gflops[atb_peak_isa_for_impl(impls[k]->isa_required)][t];
+                c->bandwidth_gbps = peaks->bandwidth_gbps[t];
                 atb_bench_name(&c->problem, impls[k]->name, c->name, sizeof(c->name));
             }
     *n_configs = n;
@@ -716,6 +761,7 @@ int atb_cmd_bench(int argc, char **argv)
     memset(&peaks, 0, sizeof(peaks));
     if (measure_peaks(&o, impls, n_impls, &peaks) != 0)
         goto done;
+    measure_bandwidth(&o, shapes, n_shapes, &peaks);
     add_sweep_context(&o, preset, budget_s, min_time_s, impls, n_impls);
 
     int n_configs = 0;

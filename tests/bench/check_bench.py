@@ -83,6 +83,48 @@ def check_results(results, require_timed_impls=True):
     return timed
 
 
+def check_bandwidth_fraction(results):
+    # Every benchmark with GBps compares it with the triad bandwidth that the
+    # same run measured for its thread count; the others have neither.
+    context = results["context"]
+    expect("triad" in context.get("bandwidth_source", ""),
+           f"context bandwidth_source: {context.get('bandwidth_source')!r}")
+    n_decode = 0
+    for b in results["benchmarks"]:
+        if b.get("error_occurred"):
+            continue
+        if "GBps" not in b:
+            expect("bandwidth_fraction" not in b, f"{b['name']}: bandwidth_fraction without GBps")
+            continue
+        threads = re.search(r"/threads:(\d+)", b["name"]).group(1)
+        bandwidth = float(context[f"bandwidth_gbps_threads_{threads}"])
+        expect(bandwidth > 0, f"bandwidth for {threads} threads: {bandwidth}")
+        fraction = b.get("bandwidth_fraction", 0)
+        # The context rounds the bandwidth to 0.1 GB/s.
+        expect(abs(fraction * bandwidth - b["GBps"]) <= 0.06 / bandwidth * b["GBps"] + 1e-9,
+               f"{b['name']}: bandwidth_fraction {fraction} is not GBps {b['GBps']} / "
+               f"{bandwidth}")
+        n_decode += 1
+    expect(n_decode > 0, "no benchmark with GBps and bandwidth_fraction")
+
+
+def case_given_peak(exe, work):
+    # With --peak-gflops nothing is measured at startup, so a decode shape
+    # has GBps but no bandwidth_fraction and the context has no bandwidth.
+    out = os.path.join(work, "given_peak.json")
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--q-len", "1",
+                "--kv-len", "256", "--heads", "2", "--head-dim", "16", "--causal", "none",
+                "--threads", "1", "--min-time", "0.01", "--peak-gflops", "100", "--quiet",
+                "--out", out], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    results = load(out)
+    expect(not [k for k in results["context"] if k.startswith("bandwidth")],
+           f"bandwidth in the context although --peak-gflops was given: {results['context']}")
+    runs = [b for b in results["benchmarks"] if not b.get("error_occurred")]
+    expect(runs and all("GBps" in b and "bandwidth_fraction" not in b for b in runs),
+           f"decode counters with --peak-gflops: {runs}")
+
+
 def case_quick(exe, work):
     out = os.path.join(work, "quick.json")
     proc = run([exe, "bench", "--preset", "quick", "--out", out, "--quiet"])
@@ -94,6 +136,7 @@ def case_quick(exe, work):
     expect(ops == {"attention", "encoder_layer"}, f"operations in the results: {ops}")
     expect(any("/Lq:1/" in b["name"] and "GBps" in b for b in results["benchmarks"]
                if not b.get("error_occurred")), "no decode benchmark with a GBps counter")
+    check_bandwidth_fraction(results)
     expect(not [f for f in os.listdir(work) if ".tmp-" in f or ".probe-" in f],
            "a temporary file was left behind")
 
@@ -393,6 +436,7 @@ CASES = {
     "oversubscribed": case_oversubscribed,
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
+    "given_peak": case_given_peak,
 }
 
 if __name__ == "__main__":
