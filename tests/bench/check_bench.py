@@ -98,7 +98,9 @@ def check_bandwidth_fraction(results):
             continue
         threads = re.search(r"/threads:(\d+)", b["name"]).group(1)
         bandwidth = float(context[f"bandwidth_gbps_threads_{threads}"])
+        best = float(context[f"bandwidth_best_gbps_threads_{threads}"])
         expect(bandwidth > 0, f"bandwidth for {threads} threads: {bandwidth}")
+        expect(best >= bandwidth, f"best bandwidth {best} below the median {bandwidth}")
         fraction = b.get("bandwidth_fraction", 0)
         # The context rounds the bandwidth to 0.1 GB/s.
         expect(abs(fraction * bandwidth - b["GBps"]) <= 0.06 / bandwidth * b["GBps"] + 1e-9,
