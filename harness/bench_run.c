@@ -9,6 +9,7 @@
  * "failed:" (an error from plan() or run(), or an allocation).
  */
 #include "harness/bench_run.h"
+#include "harness/memory_limit.h"
 
 #include "harness/problem.h"
 #include "harness/registry.h"
@@ -495,21 +496,6 @@ static double validate(atb_bench_session *s, int k)
 
 /* === Skip decisions === */
 
-/* Bytes of memory the kernel reports available, or 0 when unknown. */
-static double available_memory_bytes(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return 0.0;
-    char line[256];
-    double kib = 0.0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemAvailable: %lf kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib * 1024.0;
-}
-
 /* Decides before anything is allocated whether configuration k runs. */
 static void decide_skip(atb_bench_session *s, int k)
 {
@@ -530,12 +516,13 @@ static void decide_skip(atb_bench_session *s, int k)
     }
 
     const double need = (double)atb_problem_bytes(&c->problem);
-    const double avail = available_memory_bytes();
-    if (avail > 0.0 && need > MEMORY_FRACTION * avail) {
+    const atb_memory_headroom headroom = atb_memory_headroom_now();
+    if (headroom.bytes >= 0.0 && need > MEMORY_FRACTION * headroom.bytes) {
         r->state = OUTCOME_SKIPPED;
         snprintf(r->message, sizeof(r->message),
-                 "skipped: the inputs and output need %.0f MiB but only %.0f MiB of memory is "
-                 "available", need / 1048576.0, avail / 1048576.0);
+                 "skipped: the inputs and output need %.0f MiB, more than %.0f%% of the %.0f MiB "
+                 "left under %s", need / 1048576.0, MEMORY_FRACTION * 100.0,
+                 headroom.bytes / 1048576.0, headroom.source);
         return;
     }
 

@@ -3,6 +3,7 @@
 # limit (ulimit -v) on shapes whose allocations cannot fit. Each failure must
 # be reported for that (implementation, case) pair or benchmark, never as a
 # crash, and the small shapes around them must still pass or be timed.
+# bench must skip a shape whose inputs exceed the limit before allocating.
 #
 #   big:  inputs and expected of about 1.3 GB in all (sparse chunked
 #         datasets, so the file is a few KiB); the loader's allocation fails.
@@ -72,9 +73,9 @@ grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)' 
     fail "the wide case got a result other than PASS or an allocation ERROR"
 [ -s "$work/low_memory.json" ] || fail "no JSON results were written"
 
-# bench under the same limit: the small shape is timed and kept in the
-# results file, and the shape whose inputs (1 GiB) cannot be allocated is a
-# failed run in that file, not a crash.
+# bench under the same limit. First, a shape whose inputs (1 GiB) cannot
+# fit is skipped before anything is allocated, and the reason names the
+# address-space limit. The small shape is still timed.
 set +e
 (ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op attention \
     --seq 8,65536 --heads 16 --head-dim 64 --causal none --threads 1 --peak-gflops 100 \
@@ -83,7 +84,7 @@ set +e
 status=$?
 set -e
 tail -2 "$work/bench_stderr.txt"
-[ "$status" -eq 1 ] || fail "bench exit status $status, expected 1 (a failed benchmark, no crash)"
+[ "$status" -eq 0 ] || fail "bench exit status $status, expected 0 (timed or skipped)"
 /usr/bin/python3 - "$work/bench.json" <<'PY' || fail "bench results file: see above"
 import json, sys
 runs = json.load(open(sys.argv[1]))["benchmarks"]
@@ -92,11 +93,42 @@ big = [r for r in runs if "/Lq:65536/" in r["name"]]
 problems = []
 if len(small) != 2 or any(r.get("error_occurred") or not r.get("real_time") for r in small):
     problems.append(f"the small shape is not timed for both implementations: {small}")
-if len(big) != 2 or any("allocate" not in r.get("error_message", "") for r in big):
-    problems.append(f"the big shape is not a failed run naming the allocation: {big}")
+if len(big) != 2 or any(not r.get("error_message", "").startswith("skipped:")
+                        or "ulimit -v" not in r["error_message"] for r in big):
+    problems.append(f"the big shape is not skipped naming the address-space limit: {big}")
 for p in problems:
     print("FAIL bench.json: " + p)
 sys.exit(1 if problems else 0)
 PY
-[ "$failed" -eq 0 ] && echo "ok   every allocation failure under ulimit -v 700000 is reported, none crashes"
+
+# Second, inputs of a few KiB whose 1 GiB score matrix onednn cannot
+# allocate: that benchmark is a failed run naming the allocation, not a
+# crash, and the others are timed.
+set +e
+(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|onednn)$' --op attention \
+    --seq 8,16384 --heads 1 --head-dim 1 --causal none --threads 1 --peak-gflops 100 \
+    --budget-seconds 1000000 --min-time 0.01 --quiet --out "$work/bench_wide.json") \
+    >"$work/bench_wide_stdout.txt" 2>"$work/bench_wide_stderr.txt"
+status=$?
+set -e
+tail -2 "$work/bench_wide_stderr.txt"
+[ "$status" -eq 1 ] || fail "bench exit status $status, expected 1 (a failed benchmark, no crash)"
+/usr/bin/python3 - "$work/bench_wide.json" <<'PY' || fail "bench results file: see above"
+import json, sys
+runs = json.load(open(sys.argv[1]))["benchmarks"]
+failed = [r for r in runs if r.get("error_occurred")]
+timed = [r for r in runs if not r.get("error_occurred") and r.get("real_time")]
+problems = []
+if [r["name"].split("/")[1] + r["name"].split("/")[5] for r in failed] != ["onednnLq:16384"]:
+    problems.append(f"expected one failed run, onednn at Lq 16384: {failed}")
+elif "allocate" not in failed[0].get("error_message", ""):
+    problems.append(f"the failed run does not name the allocation: {failed[0]}")
+if len(timed) != 3:
+    problems.append(f"expected 3 timed runs, got {[r['name'] for r in timed]}")
+for p in problems:
+    print("FAIL bench_wide.json: " + p)
+sys.exit(1 if problems else 0)
+PY
+[ "$failed" -eq 0 ] && echo "ok   under ulimit -v 700000 every allocation failure is reported" \
+    "and bench skips what cannot fit"
 exit "$failed"
