@@ -672,6 +672,30 @@ static atb_bench_config *build_configs(const bench_options *o, const atb_bench_s
     return configs;
 }
 
+/* Nonzero (with a message) when --benchmark_filter leaves none of the
+   sweep's benchmarks, which would otherwise run nothing and exit 0. It is
+   checked before the peaks are measured, with their values not needed. */
+static int filter_selects_nothing(const bench_options *o, const atb_bench_shape *shapes,
+                                  int n_shapes, const atb_impl **impls, int n_impls, char *err,
+                                  size_t err_len)
+{
+    peak_table no_peaks;
+    memset(&no_peaks, 0, sizeof(no_peaks));
+    int n_configs = 0, n_selected = 0;
+    atb_bench_config *configs =
+        build_configs(o, shapes, n_shapes, impls, n_impls, &no_peaks, &n_configs);
+    if (!configs)
+        return 0; /* out of memory: the real build below reports it */
+    for (int k = 0; k < n_configs; k++)
+        n_selected += atb_gb_filter_matches(configs[k].name);
+    free(configs);
+    if (n_configs == 0 || n_selected > 0)
+        return 0;
+    snprintf(err, err_len, "--benchmark_filter matches none of the %d benchmarks of this sweep "
+             "(--benchmark_list_tests without the filter lists their names)", n_configs);
+    return 1;
+}
+
 static void add_sweep_context(const bench_options *o, const atb_bench_preset *preset,
                               double budget_s, double min_time_s, const atb_impl **impls,
                               int n_impls)
@@ -750,6 +774,8 @@ int atb_cmd_bench(int argc, char **argv)
         goto misuse;
     }
     if (atb_gb_initialize(&o.gb_argc, o.gb_argv, err, sizeof(err)) != ATB_OK)
+        goto misuse;
+    if (filter_selects_nothing(&o, shapes, n_shapes, impls, n_impls, err, sizeof(err)))
         goto misuse;
 
     status = 1;

@@ -394,6 +394,14 @@ def case_filter(exe, work):
                 "--benchmark_filter=-threads:1$", "--benchmark_list_tests"], timeout=120)
     for name in proc.stdout.split():
         expect(not name.endswith("/threads:1"), f"'-threads:1$' listed {name!r}")
+    # A filter that selects nothing is a mistake, not an empty success.
+    out = os.path.join(work, "nothing.json")
+    proc = run([exe, "bench", "--preset", "quick", "--impl", "^naive$",
+                "--benchmark_filter=no-such-benchmark", "--out", out], timeout=120)
+    expect(proc.returncode == 2, f"a filter matching nothing exited {proc.returncode}")
+    expect("--benchmark_filter matches none" in proc.stderr and "usage:" in proc.stderr,
+           f"no message naming the filter:\n{proc.stderr}")
+    expect(not os.path.exists(out), "a results file was written for an empty selection")
 
 
 def case_peak(exe, work):
