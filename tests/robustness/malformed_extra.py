@@ -112,6 +112,26 @@ def set_attr(key, value):
     return lambda g: g.attrs.__setitem__(key, value)
 
 
+def set_element(key, value):
+    """Overwrites the last element of a dataset."""
+    def mutate(g):
+        data = g[key][()]
+        data.flat[-1] = value
+        replace(g, key, data)
+    return mutate
+
+
+def nan_query(g):
+    """A NaN query element: the NaN it puts in expected is right, not a
+    corrupt file."""
+    q = g["q"][()]
+    q.flat[-1] = np.nan
+    expected = attention_f64(q, g["k"][()], g["v"][()], g.attrs["scale"])
+    assert np.isnan(expected).any()
+    replace(g, "q", q)
+    replace(g, "expected", expected)
+
+
 def group_as_dataset(g):
     del g["q"]
     g.create_group("q")
@@ -174,6 +194,12 @@ CASE_ERRORS = [
      attention(lambda g: g.create_dataset("kv_valid_len", data=np.array([3], np.uint32))),
      "field kv_valid_len"),
     ("sparse_terabytes", attention(sparse_terabytes), "memory budget"),
+    ("expected_nan_with_finite_inputs", attention(set_element("expected", np.nan)),
+     "field expected"),
+    ("expected_inf_with_finite_inputs", attention(set_element("expected", np.inf)),
+     "field expected"),
+    ("encoder_expected_nan_with_finite_inputs", encoder(set_element("expected", np.nan)),
+     "field expected"),
 ]
 
 # Files whose every case must pass: layouts and encodings writers may use.
@@ -187,6 +213,7 @@ ACCEPTED = [
                                                              compression_opts=9,
                                                              shuffle=True,
                                                              fletcher32=True))),
+    ("nan_input_nan_expected", lambda f: nan_query(attention_case(f, "bad"))),
     ("unknown_extras_ignored", lambda f: (attention_case(f, "bad").attrs.__setitem__(
         "tolerance_override", 1.0), f["bad"].create_dataset("notes", data=np.arange(3)),
         f.create_dataset("root_table", data=np.arange(4)))),
