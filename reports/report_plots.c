@@ -388,6 +388,43 @@ static void add_peak_lines(atb_plot *p, const atb_report_input *in, int threads)
     }
 }
 
+/* The triad bandwidth in GB/s that bench measured for a thread count
+ * (context key bandwidth_gbps_threads_<T>), or NaN when absent. */
+static double file_bandwidth_gbps(const atb_bench_file *f, int threads)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "bandwidth_gbps_threads_%d", threads);
+    for (size_t i = 0; i < f->n_context; i++) {
+        if (strcmp(f->context[i].key, key) != 0)
+            continue;
+        char *end;
+        const double v = strtod(f->context[i].value, &end);
+        return end != f->context[i].value && v > 0.0 ? v : NAN;
+    }
+    return NAN;
+}
+
+/* Adds a dashed line per results file at its measured memory bandwidth;
+ * returns how many were added. */
+static int add_bandwidth_lines(atb_plot *p, const atb_report_input *in, int threads)
+{
+    int n_lines = 0;
+    for (size_t f = 0; f < in->n_bench; f++) {
+        const double bandwidth = file_bandwidth_gbps(in->bench[f], threads);
+        if (isnan(bandwidth))
+            continue;
+        char title[512];
+        int n = snprintf(title, sizeof(title),
+                         "memory bandwidth, %d thread%s (bandwidth_gbps_threads_%d)", threads,
+                         threads == 1 ? "" : "s", threads);
+        if (in->n_bench > 1 && n > 0 && (size_t)n < sizeof(title))
+            snprintf(title + n, sizeof(title) - (size_t)n, ", %s", in->bench[f]->label);
+        atb_plot_add_hline(p, bandwidth, title, (int)f);
+        n_lines++;
+    }
+    return n_lines;
+}
+
 /* === The plots === */
 
 static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_kind kind,
@@ -432,16 +469,21 @@ static void plot_sweep(atb_report_doc *doc, const atb_report_input *in, sweep_ki
         atb_plot_add_hline(&p, 1.0, base, 0);
         break;
     }
-    case METRIC_BANDWIDTH:
+    case METRIC_BANDWIDTH: {
         p.ylabel = "GB/s";
         snprintf(text, sizeof(text), "Decode bandwidth: %s", s->key);
+        const int lines = add_bandwidth_lines(&p, in, sweep_threads(in, kind, s));
         snprintf(caption, sizeof(caption),
                  "Memory bandwidth of the decode step (one or a few queries against a long "
-                 "key/value cache): %s.%s", s->key,
+                 "key/value cache): %s.%s%s", s->key,
+                 lines ? " The dashed line is the triad bandwidth measured in the same run "
+                         "(median repetition)."
+                       : "",
                  estimated ? " Values without a bandwidth counter are estimated as the bytes "
                              "of q, k, v and out divided by the median time (a lower bound)."
                            : "");
         break;
+    }
     }
     p.title = strdup(text);
     const char *op_stem = strncmp(s->key, "encoder", 7) == 0 ? "encoder" : "attention";

@@ -144,6 +144,10 @@ def single(binary, fixtures, out_dir):
     with open(os.path.join(out_dir, "attention_seq_gflops_1.svg")) as f:
         expect("measured peak, 1 thread (peak_gflops_avx2_threads_1)" in f.read(),
                "GFLOP/s plot lacks the peak line of the fastest ISA")
+    # The decode plot draws the memory bandwidth bench measured.
+    with open(os.path.join(out_dir, "attention_decode_bandwidth_1.svg")) as f:
+        expect("memory bandwidth, 1 thread (bandwidth_gbps_threads_1)" in f.read(),
+               "decode plot lacks the measured bandwidth line")
     check_offline(html)
 
 
