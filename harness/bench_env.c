@@ -11,7 +11,9 @@
 #include "harness/registry.h"
 
 #include <hdf5.h>
+#ifdef ATB_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
+#endif
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +62,13 @@ void atb_bench_add_build_context(void)
     atb_gb_add_context("openblas_corename", openblas_get_corename());
     atb_gb_add_context("openblas_threading", openblas_threading());
 
+#ifdef ATB_HAVE_ONEDNN
     const dnnl_version_t *dv = dnnl_version();
     snprintf(buf, sizeof(buf), "%d.%d.%d (git %s)", dv->major, dv->minor, dv->patch, dv->hash);
     atb_gb_add_context("onednn_version", buf);
+#else
+    atb_gb_add_context("onednn_version", "not built into this attnbench");
+#endif
 
     unsigned major = 0, minor = 0, release = 0;
     H5get_libversion(&major, &minor, &release);

@@ -51,5 +51,9 @@ int atb_cmd_list(int argc, char **argv)
                runs ? details : why, runs && details[0] ? "; " : "", runs ? impl->notes : "",
                plugin_file ? "; from plugin " : "", plugin_file ? plugin_file : "");
     }
+#ifdef ATB_ONEDNN_NOT_BUILT
+    printf("%-14s %-26s %-7s %-5s not built into this attnbench: %s\n", "onednn", "-", "-",
+           "no", ATB_ONEDNN_NOT_BUILT);
+#endif
     return 0;
 }

@@ -101,13 +101,15 @@ for p in problems:
 sys.exit(1 if problems else 0)
 PY
 
-# Second, inputs of a few KiB whose 1 GiB score matrix onednn cannot
-# allocate: that benchmark is a failed run naming the allocation, not a
-# crash, and the others are timed.
+# Second, an encoder layer whose input is 128 KiB but whose feed-forward
+# scratch (L x F floats) is 512 MiB: the plan's allocation fails, and each
+# such benchmark is a failed run naming the allocation, not a crash, while
+# the small shape is timed.
 set +e
-(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|onednn)$' --op attention \
-    --seq 8,16384 --heads 1 --head-dim 1 --causal none --threads 1 --peak-gflops 100 \
-    --budget-seconds 1000000 --min-time 0.01 --quiet --out "$work/bench_wide.json") \
+(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op encoder_layer \
+    --seq 8,4096 --heads 1 --head-dim 8 --ffn-dim 32768 --causal none --threads 1 \
+    --peak-gflops 100 --budget-seconds 1000000 --min-time 0.01 --quiet \
+    --out "$work/bench_wide.json") \
     >"$work/bench_wide_stdout.txt" 2>"$work/bench_wide_stderr.txt"
 status=$?
 set -e
@@ -119,12 +121,15 @@ runs = json.load(open(sys.argv[1]))["benchmarks"]
 failed = [r for r in runs if r.get("error_occurred")]
 timed = [r for r in runs if not r.get("error_occurred") and r.get("real_time")]
 problems = []
-if [r["name"].split("/")[1] + r["name"].split("/")[5] for r in failed] != ["onednnLq:16384"]:
-    problems.append(f"expected one failed run, onednn at Lq 16384: {failed}")
-elif "allocate" not in failed[0].get("error_message", ""):
-    problems.append(f"the failed run does not name the allocation: {failed[0]}")
-if len(timed) != 3:
-    problems.append(f"expected 3 timed runs, got {[r['name'] for r in timed]}")
+if sorted(r["name"].split("/")[1] for r in failed if "/L:4096/" in r["name"]) != ["blocked", "naive"] \
+        or len(failed) != 2:
+    problems.append(f"expected failed runs for naive and blocked at L 4096: {failed}")
+for r in failed:
+    if "allocat" not in r.get("error_message", ""):
+        problems.append(f"the failed run does not name the allocation: {r}")
+if sorted(r["name"].split("/")[1] for r in timed if "/L:8/" in r["name"]) != ["blocked", "naive"] \
+        or len(timed) != 2:
+    problems.append(f"expected 2 timed runs at L 8, got {[r['name'] for r in timed]}")
 for p in problems:
     print("FAIL bench_wide.json: " + p)
 sys.exit(1 if problems else 0)
