@@ -4,6 +4,8 @@
  */
 #include "impl/blas/blas.h"
 
+#include "harness/memory_limit.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -24,28 +26,17 @@ typedef struct {
     float *positional_encoding; /* [L, E] or NULL */
 } blas_plan;
 
-/* MemAvailable from /proc/meminfo, else free pages from sysconf. */
-static double available_memory_bytes(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        unsigned long long kib;
-        while (fgets(line, sizeof(line), f)) {
-            if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
-                fclose(f);
-                return (double)kib * 1024.0;
-            }
-        }
-        fclose(f);
-    }
-    const long pages = sysconf(_SC_AVPHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page_bytes > 0 ? (double)pages * (double)page_bytes : 0.0;
-}
-
+/* Half the memory this process can still get (every limit, see
+   harness/memory_limit.h), else half the free pages, at most the cap. */
 static double scratch_limit_bytes(void)
 {
-    const double half = 0.5 * available_memory_bytes();
+    const atb_memory_headroom headroom = atb_memory_headroom_now();
+    double available = headroom.bytes;
+    if (available < 0.0) {
+        const long pages = sysconf(_SC_AVPHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
+        available = pages > 0 && page_bytes > 0 ? (double)pages * (double)page_bytes : 0.0;
+    }
+    const double half = 0.5 * available;
     return half < SCRATCH_CAP_BYTES ? half : SCRATCH_CAP_BYTES;
 }
 
@@ -75,7 +66,7 @@ static int blas_supports(const atb_problem *p, char *why, size_t why_len)
     if (need > limit) {
         snprintf(why, why_len,
                  "needs %.1f GiB for the score matrix (%.1f GiB of scratch in all), limit "
-                 "%.1f GiB (half of available memory, at most %.0f GiB)",
+                 "%.1f GiB (half of the memory left to the process, at most %.0f GiB)",
                  n_scores * sizeof(float) / GIB, need / GIB, limit / GIB,
                  SCRATCH_CAP_BYTES / GIB);
         return 0;

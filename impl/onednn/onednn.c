@@ -24,7 +24,7 @@ static int onednn_supports(const atb_problem *p, char *why, size_t why_len)
     if (need > limit) {
         snprintf(why, why_len,
                  "needs %.1f GiB for the score matrix and plan buffers, limit %.1f GiB (half "
-                 "of available memory, at most 64 GiB)",
+                 "of the memory left to the process, at most 64 GiB)",
                  need / GIB, limit / GIB);
         return 0;
     }

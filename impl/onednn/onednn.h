@@ -76,7 +76,8 @@ void atb_onednn_program_free(atb_onednn_program *prog);
 /* Appends " label=impl" for every step to buf, each pair once. */
 void atb_onednn_describe_steps(const atb_onednn_program *prog, char *buf, size_t buf_len);
 
-/* Half the available memory, at most 64 GiB: the bound on plan buffers. */
+/* Half the memory this process can still get (every limit, see
+   harness/memory_limit.h), at most 64 GiB: the bound on plan buffers. */
 double atb_onednn_memory_limit_bytes(void);
 
 /*

@@ -5,6 +5,8 @@
  */
 #include "impl/onednn/onednn.h"
 
+#include "harness/memory_limit.h"
+
 #include <math.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -201,17 +203,8 @@ void atb_onednn_describe_steps(const atb_onednn_program *prog, char *buf, size_t
 
 double atb_onednn_memory_limit_bytes(void)
 {
-    double available = 0.0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        unsigned long long kib;
-        while (fgets(line, sizeof(line), f))
-            if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
-                available = (double)kib * 1024.0;
-        fclose(f);
-    }
-    if (available == 0.0) {
+    double available = atb_memory_headroom_now().bytes;
+    if (available < 0.0) {
         const long pages = sysconf(_SC_AVPHYS_PAGES), page_bytes = sysconf(_SC_PAGESIZE);
         if (pages > 0 && page_bytes > 0)
             available = (double)pages * (double)page_bytes;
