@@ -552,11 +552,17 @@ static void set_counters(atb_gb_state *st, const atb_bench_config *c, const conf
     atb_gb_set_counter(st, "plan_ms", r->plan_ms, ATB_GB_COUNTER_PLAIN);
 
     /* Decode steps are limited by reading K and V, so their bandwidth is
-       the figure to compare with the measured memory bandwidth. */
+       the figure to compare with the measured memory bandwidth. Only the
+       K and V rows some query row may attend count: the last row allows
+       the most keys under every causal rule (all Lk for none and
+       bottom_right, min(Lq, Lk) for top_left). Bench inputs have no
+       valid lengths. */
     const atb_attention_shape *a = &c->problem.attention;
     if (atb_bench_is_bandwidth_bound(&c->problem)) {
+        const int64_t keys =
+            a->q_len > 0 ? atb_attention_allowed_keys(a, a->kv_len, a->q_len - 1) : 0;
         const double bytes = 4.0 * (2.0 * (double)(a->batch * a->heads * a->q_len * a->head_dim)
-                                    + 2.0 * (double)(a->batch * a->kv_heads * a->kv_len * a->head_dim));
+                                    + 2.0 * (double)(a->batch * a->kv_heads * keys * a->head_dim));
         atb_gb_set_counter(st, "GBps", bytes / 1e9, ATB_GB_COUNTER_PER_ITERATION_RATE);
         if (c->bandwidth_gbps > 0.0)
             atb_gb_set_counter(st, "bandwidth_fraction", bytes / (c->bandwidth_gbps * 1e9),

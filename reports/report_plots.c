@@ -45,8 +45,10 @@ static double bench_gflops(const atb_bench *b)
     return g;
 }
 
-/* Bytes of q, k, v and out in f32 moved by one attention call: a lower
- * bound on memory traffic used when the results carry no bandwidth counter. */
+/* Bytes of q, k, v and out in f32 moved by one attention call, counting
+ * only the keys the last query row may attend (min(Lq, Lk) under
+ * causal:top_left): a lower bound on memory traffic used when the results
+ * carry no bandwidth counter. */
 static double attention_bytes(const atb_bench *b)
 {
     double batch = (double)atb_bench_param_int(b, "B"), heads = (double)atb_bench_param_int(b, "H");
@@ -54,7 +56,8 @@ static double attention_bytes(const atb_bench *b)
     double q_len = (double)atb_bench_param_int(b, "Lq"), kv_len = (double)atb_bench_param_int(b, "Lk");
     if (batch < 0 || heads < 0 || kv_heads < 0 || dim < 0 || q_len < 0 || kv_len < 0)
         return NAN;
-    return 4.0 * dim * batch * (2.0 * kv_heads * kv_len + 2.0 * heads * q_len);
+    const double keys = strstr(b->run_name, "/causal:top_left/") && q_len < kv_len ? q_len : kv_len;
+    return 4.0 * dim * batch * (2.0 * kv_heads * keys + 2.0 * heads * q_len);
 }
 
 static double bench_bandwidth(const atb_bench *b, int *estimated)

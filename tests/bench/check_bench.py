@@ -127,6 +127,28 @@ def case_given_peak(exe, work):
            f"decode counters with --peak-gflops: {runs}")
 
 
+def case_decode_bytes(exe, work):
+    # GBps counts q, the output, and the K and V rows that some query row
+    # may attend: one key under top_left with Lq = 1, all of them otherwise.
+    out = os.path.join(work, "decode_bytes.json")
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--q-len", "1",
+                "--kv-len", "512", "--heads", "4", "--kv-heads", "2", "--head-dim", "16",
+                "--causal", "none,top_left,bottom_right", "--threads", "1", "--min-time", "0.01",
+                "--peak-gflops", "100", "--quiet", "--out", out], timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+    seen = set()
+    for b in load(out)["benchmarks"]:
+        causal = re.search(r"/causal:(\w+)/", b["name"]).group(1)
+        keys = 1 if causal == "top_left" else 512
+        expected = 4 * (2 * 4 * 1 * 16 + 2 * 2 * keys * 16)
+        moved = b["GBps"] * 1e9 * b["real_time"] * scale[b["time_unit"]]
+        expect(abs(moved - expected) <= 1e-6 * expected,
+               f"{b['name']}: GBps x time is {moved:.1f} bytes, expected {expected}")
+        seen.add(causal)
+    expect(seen == {"none", "top_left", "bottom_right"}, f"causal rules timed: {seen}")
+
+
 def case_quick(exe, work):
     out = os.path.join(work, "quick.json")
     proc = run([exe, "bench", "--preset", "quick", "--out", out, "--quiet"])
@@ -447,6 +469,7 @@ CASES = {
     "peak": case_peak,
     "peak_misuse": case_peak_misuse,
     "given_peak": case_given_peak,
+    "decode_bytes": case_decode_bytes,
 }
 
 if __name__ == "__main__":
