@@ -773,6 +773,21 @@ int atb_cmd_bench(int argc, char **argv)
                  "must be a multiple of --kv-heads)");
         goto misuse;
     }
+    /* An operation whose every shape is invalid would vanish from the run
+       without a word, while the other one runs. */
+    int n_attention = 0;
+    for (int s = 0; s < n_shapes; s++)
+        n_attention += shapes[s].problem.op == ATB_OP_ATTENTION;
+    if (o.do_attention && n_attention == 0) {
+        snprintf(err, sizeof(err), "the options leave no valid attention shape: --heads must be "
+                 "a multiple of --kv-heads");
+        goto misuse;
+    }
+    if (o.do_encoder && n_attention == n_shapes) {
+        snprintf(err, sizeof(err), "the options leave no valid encoder_layer shape, so only "
+                 "attention could run; --op attention says so explicitly");
+        goto misuse;
+    }
     if (atb_gb_initialize(&o.gb_argc, o.gb_argv, err, sizeof(err)) != ATB_OK)
         goto misuse;
     if (filter_selects_nothing(&o, shapes, n_shapes, impls, n_impls, err, sizeof(err)))

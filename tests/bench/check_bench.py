@@ -191,6 +191,9 @@ def case_faulty(exe, work):
 
 MISUSE = [
     (["--no-such-option"], "--no-such-option"),
+    # Both operations by default, but no attention shape is valid: not a
+    # silent encoder_layer-only run.
+    (["--heads", "3", "--kv-heads", "2", "--seq", "64"], "no valid attention shape"),
     (["--seq", "0"], "--seq"),
     (["--seq", "abc"], "--seq"),
     (["--seq", "99999999999"], "--seq"),
