@@ -27,7 +27,8 @@ static void print_help(void)
            "  -o, --output DIR   directory for the report (created when missing)\n"
            "  --check FILE       `attnbench check --json` output: adds a conformance table\n"
            "                     and an accuracy-against-speed plot (may be repeated)\n\n"
-           "Exit status: 0 written, 1 gnuplot or writing failed, 2 misuse or unreadable input.\n");
+           "Exit status: 0 written, 1 gnuplot or writing failed or no benchmark results,\n"
+           "2 misuse or unreadable input.\n");
 }
 
 int atb_cmd_report(int argc, char **argv)
@@ -106,6 +107,11 @@ int atb_cmd_report(int argc, char **argv)
             bench[n_bench++] = b;
         if (c)
             check[n_check++] = c;
+        /* A run stopped during its peak measurement leaves a file with the
+           context and no benchmark; say so instead of a silent empty page. */
+        if (b && b->n_benches == 0)
+            fprintf(stderr, "attnbench: report: warning: '%s' holds no benchmark results\n",
+                    path);
         if (want_check != (kind == ATB_RESULTS_CHECK)) {
             fprintf(stderr,
                     want_check ? "attnbench: error: '%s' given to --check is not attnbench check JSON\n"
@@ -114,6 +120,15 @@ int atb_cmd_report(int argc, char **argv)
             print_usage(stderr);
             goto cleanup;
         }
+    }
+    size_t n_results = 0;
+    for (size_t i = 0; i < n_bench; i++)
+        n_results += bench[i]->n_benches;
+    if (n_results == 0) {
+        fprintf(stderr, "attnbench: error: the results files hold no benchmark results, so "
+                "there is nothing to report\n");
+        rc = 1;
+        goto cleanup;
     }
     atb_bench_files_label(bench, n_bench);
 
