@@ -183,6 +183,25 @@ static void build_script(const atb_plot *p, const char *svg_path, atb_strbuf *s)
         atb_strbuf_append(s, "set yrange [0:*]\n");
     atb_strbuf_append(s, "set offsets graph 0.04, graph 0.04, graph 0.05, 0\n");
 
+    /* With every point at one x, gnuplot widens the axis but samples the
+       reference lines only around that x, so they show as a tick. An
+       explicit range around the point draws them across the plot. */
+    double x_min = INFINITY, x_max = -INFINITY;
+    for (size_t i = 0; i < p->n_series; i++)
+        for (size_t j = 0; j < p->series[i].n; j++) {
+            const double x = p->series[i].x[j];
+            if (isfinite(x) && isfinite(p->series[i].y[j])) {
+                x_min = x < x_min ? x : x_min;
+                x_max = x > x_max ? x : x_max;
+            }
+        }
+    if (p->n_hlines > 0 && x_min == x_max) {
+        if ((p->log2_x || p->log10_x) && x_min > 0.0)
+            atb_strbuf_printf(s, "set xrange [%.9g:%.9g]\n", x_min / 2.0, x_min * 2.0);
+        else
+            atb_strbuf_printf(s, "set xrange [%.9g:%.9g]\n", x_min - 1.0, x_min + 1.0);
+    }
+
     /* One datablock per series; NAN points are left out. */
     for (size_t i = 0; i < p->n_series; i++) {
         const atb_plot_series *ser = &p->series[i];
