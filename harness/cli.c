@@ -50,8 +50,11 @@ int atb_cli_flag(char **argv, int i, const char *name, char *err, size_t err_len
 int atb_cli_parse_int(const char *option, const char *text, int64_t min, int64_t max,
                       int64_t *out, char *err, size_t err_len)
 {
-    /* strtoll accepts leading spaces and a '+'; neither is a valid count. */
-    const int starts_ok = isdigit((unsigned char)text[0]) || (text[0] == '-' && min < 0);
+    /* strtoll accepts leading spaces and a '+'; neither is a valid count.
+       A negative number is parsed, so that the range check below names
+       it as out of range rather than as not an integer. */
+    const int starts_ok = isdigit((unsigned char)text[0])
+                          || (text[0] == '-' && isdigit((unsigned char)text[1]));
     errno = 0;
     char *end = NULL;
     const long long v = starts_ok ? strtoll(text, &end, 10) : 0;

@@ -83,6 +83,13 @@ static void test_numbers(void)
     CHECK(v == 42, "42 parsed as %lld", (long long)v);
     CHECK(atb_cli_parse_int("--seed", "101", 0, 100, &v, err, sizeof(err)) == -1,
           "101 accepted in 0..100");
+    /* A negative integer is out of range, not "not an integer". */
+    CHECK(atb_cli_parse_int("--head-dim", "-4", 1, 100, &v, err, sizeof(err)) == -1,
+          "-4 accepted in 1..100");
+    CHECK(strstr(err, "out of range") != NULL, "-4: message '%s' does not say out of range", err);
+    CHECK(atb_cli_parse_int("--head-dim", "-", 1, 100, &v, err, sizeof(err)) == -1,
+          "'-' accepted");
+    CHECK(strstr(err, "expected an integer") != NULL, "'-': message '%s'", err);
     CHECK(atb_cli_parse_double("--budget-seconds", "2.5", 0.001, 10, &d, err, sizeof(err)) == 0
               && d == 2.5, "2.5: %s", err);
     CHECK(atb_cli_parse_double("--budget-seconds", "nan", 0.001, 10, &d, err, sizeof(err)) == -1,
