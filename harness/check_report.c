@@ -25,6 +25,7 @@ const char *check_status_name(check_status status)
 void check_report_init(check_report *report, int argc, char **argv)
 {
     memset(report, 0, sizeof(*report));
+    report->case_width = 44;
     size_t used = 0;
     snprintf(report->command, sizeof(report->command), "attnbench");
     used = strlen(report->command);
@@ -51,20 +52,27 @@ check_result *check_report_add(check_report *report)
     return r;
 }
 
+void check_report_fit_case(check_report *report, const char *case_name)
+{
+    const int n = (int)strlen(case_name);
+    if (n > report->case_width)
+        report->case_width = n < 120 ? n : 120;
+}
+
 void check_report_print(const check_report *report, const check_result *r)
 {
-    (void)report;
+    const int width = report->case_width;
     if (r->status == CHECK_PASS || r->status == CHECK_FAIL) {
-        printf("%-5s %-16s %-44s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
-               check_status_name(r->status), r->impl, r->case_name, r->cmp.max_abs_error,
+        printf("%-5s %-16s %-*s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
+               check_status_name(r->status), r->impl, width, r->case_name, r->cmp.max_abs_error,
                r->cmp.max_rel_error, r->cmp.nmse, 100.0 * r->cmp.budget_used);
         if (r->has_naive && strcmp(r->impl, "naive") != 0)
             printf("  vs naive %.2fx%s", r->error_vs_naive,
                    r->within_naive_bound ? "" : " (over 2x naive + floor)");
         printf("\n");
     } else {
-        printf("%-5s %-16s %-44s %s\n", check_status_name(r->status), r->impl, r->case_name,
-               r->reason);
+        printf("%-5s %-16s %-*s %s\n", check_status_name(r->status), r->impl, width,
+               r->case_name, r->reason);
     }
     fflush(stdout);
 }

@@ -423,6 +423,11 @@ static size_t check_file(check_report *report, const check_options *o, const cha
     }
     if (atb_golden_count(file) == 0)
         fprintf(stderr, "attnbench check: warning: %s contains no cases\n", path);
+    for (size_t index = 0; index < atb_golden_count(file); index++) {
+        const char *name = atb_golden_case_name(file, index);
+        if (!case_re || regexec(case_re, name, 0, NULL, 0) == 0)
+            check_report_fit_case(report, name);
+    }
 
     for (size_t index = 0; index < atb_golden_count(file); index++) {
         const char *name = atb_golden_case_name(file, index);
