@@ -157,18 +157,36 @@ static int parse_zero_one(const char *text)
     return -1;
 }
 
-/* Notes what the estimates need to know from a Google Benchmark flag. */
-static void note_gb_flag(bench_options *o, const char *arg)
+/* Notes what the estimates need to know from a Google Benchmark flag, and
+   checks the numbers among them here, since Google Benchmark's own message
+   for a bad value calls the flag unrecognized. Returns -1 on a bad value. */
+static int note_gb_flag(bench_options *o, const char *arg, char *err, size_t err_len)
 {
-    if (strncmp(arg, "--benchmark_min_time=", 21) == 0)
-        o->gb_min_time_s = atof(arg + 21);
-    else if (strncmp(arg, "--benchmark_repetitions=", 24) == 0)
-        o->gb_repetitions = atoi(arg + 24);
-    else if (strncmp(arg, "--benchmark_time_unit=", 22) == 0)
+    if (strncmp(arg, "--benchmark_min_time=", 21) == 0) {
+        /* Seconds; Google Benchmark 1.8 also takes "2.5s", and "100x" for an
+           iteration count, which leaves the time to the estimates. */
+        char value[64];
+        snprintf(value, sizeof(value), "%s", arg + 21);
+        const size_t n = strlen(value);
+        if (n > 1 && value[n - 1] == 'x')
+            return 0;
+        if (n > 1 && value[n - 1] == 's')
+            value[n - 1] = '\0';
+        if (atb_cli_parse_double("--benchmark_min_time", value, 1e-6, 1e6, &o->gb_min_time_s,
+                                 err, err_len) != 0)
+            return -1;
+    } else if (strncmp(arg, "--benchmark_repetitions=", 24) == 0) {
+        int64_t n;
+        if (atb_cli_parse_int("--benchmark_repetitions", arg + 24, 1, 1000000, &n, err,
+                              err_len) != 0)
+            return -1;
+        o->gb_repetitions = (int)n;
+    } else if (strncmp(arg, "--benchmark_time_unit=", 22) == 0)
         o->gb_time_unit_given = 1;
     else if (strcmp(arg, "--benchmark_list_tests") == 0
              || strcmp(arg, "--benchmark_list_tests=true") == 0)
         o->gb_list_only = 1;
+    return 0;
 }
 
 /* Parses one option at argv[*i]. Returns 1 when it was ours, 0 when not,
@@ -336,7 +354,8 @@ static int parse_args(bench_options *o, int argc, char **argv, char *err, size_t
 
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--benchmark_", 12) == 0) {
-            note_gb_flag(o, argv[i]);
+            if (note_gb_flag(o, argv[i], err, err_len) != 0)
+                return -1;
             o->gb_argv[o->gb_argc++] = argv[i];
             continue;
         }

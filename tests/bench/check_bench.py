@@ -194,6 +194,8 @@ MISUSE = [
     # Both operations by default, but no attention shape is valid: not a
     # silent encoder_layer-only run.
     (["--heads", "3", "--kv-heads", "2", "--seq", "64"], "no valid attention shape"),
+    (["--benchmark_repetitions=abc"], "invalid value 'abc' for --benchmark_repetitions"),
+    (["--benchmark_min_time=-1"], "--benchmark_min_time"),
     (["--seq", "0"], "--seq"),
     (["--seq", "abc"], "--seq"),
     (["--seq", "99999999999"], "--seq"),
