@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Default memory budget for one case: generous for golden files, small
@@ -171,6 +172,19 @@ static int parse_check_options(int argc, char **argv, check_options *o)
     if (o->timeout_s && !o->isolate)
         return usage_error("%s", "--timeout needs --isolate: only an isolated case can be "
                                  "stopped");
+    /* Under an address-space limit, a library may crash or spin when an
+       allocation fails inside it: under ulimit -v 700000, oneDNN 2.6.3
+       segfaulted while creating a primitive after OpenBLAS had taken its
+       buffers, and OpenBLAS once spun in its allocator. In one process that
+       would end the run and lose every later result, so each pair then
+       runs in a child, as with --isolate. */
+    struct rlimit limit;
+    if (!o->isolate && getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        o->isolate = 1;
+        fprintf(stderr, "attnbench check: note: an address-space limit (ulimit -v) is set, so "
+                        "each implementation runs each case in a child process, as with "
+                        "--isolate\n");
+    }
     if (!o->timeout_s)
         o->timeout_s = DEFAULT_TIMEOUT_S;
     return 0;

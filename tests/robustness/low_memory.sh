@@ -75,6 +75,22 @@ grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)|^
     fail "the wide case got a result other than PASS, an allocation ERROR or a memory SKIP"
 [ -s "$work/low_memory.json" ] || fail "no JSON results were written"
 
+# The committed vectors with OpenBLAS and oneDNN in one run: in a single
+# process, OpenBLAS's buffers left oneDNN too little address space and it
+# segfaulted creating a primitive. Under the limit, check runs each pair
+# in a child process, says so, and every pair passes.
+set +e
+(ulimit -v 700000 && exec "$attnbench" check --impl '^(blas|onednn)$' --threads 2) \
+    >"$work/libs_stdout.txt" 2>"$work/libs_stderr.txt"
+status=$?
+set -e
+tail -1 "$work/libs_stdout.txt"
+[ "$status" -eq 0 ] || fail "check of blas and onednn exited $status under the limit, expected 0"
+grep -q 'address-space limit (ulimit -v) is set' "$work/libs_stderr.txt" ||
+    fail "check did not say it isolates the cases under the limit"
+grep -q -E '^[0-9]+ results: [0-9]+ PASS, 0 FAIL, 0 SKIP, 0 ERROR' "$work/libs_stdout.txt" ||
+    fail "not every blas and onednn pair passed under the limit"
+
 # bench under the same limit. First, a shape whose inputs (1 GiB) cannot
 # fit is skipped before anything is allocated, and the reason names the
 # address-space limit. The small shape is still timed.
