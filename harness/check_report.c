@@ -100,8 +100,12 @@ void check_report_print_failure(const check_result *r, const atb_problem *proble
         const atb_mismatch *mm = &r->cmp.first[m];
         char where[96];
         format_index(problem, mm->index, where, sizeof(where));
-        printf("      at %s (flat %lld): expected %.9g, got %.9g, allowed error %.3g\n", where,
-               (long long)mm->index, mm->expected, mm->got, mm->bound);
+        if (isfinite(mm->bound))
+            printf("      at %s (flat %lld): expected %.9g, got %.9g, allowed error %.3g\n",
+                   where, (long long)mm->index, mm->expected, mm->got, mm->bound);
+        else /* a non-finite input makes the bound non-finite too */
+            printf("      at %s (flat %lld): expected %.9g, got %.9g (the class of value must "
+                   "match)\n", where, (long long)mm->index, mm->expected, mm->got);
     }
     const atb_impl *impl = atb_registry_find(r->impl);
     const char *plugin_file = impl ? atb_plugin_file_of(impl) : NULL;

@@ -103,15 +103,19 @@ int atb_cmd_report(int argc, char **argv)
             rc = st == ATB_ERR_NOMEM ? 1 : 2;
             goto cleanup;
         }
+        /* A run stopped during its peak measurement leaves a file with the
+           context and no benchmark. It is named and left out, so it does
+           not become an empty column or the baseline of the comparison. */
+        if (b && b->n_benches == 0) {
+            fprintf(stderr, "attnbench: report: warning: '%s' holds no benchmark results; it "
+                    "is left out\n", path);
+            atb_bench_file_free(b);
+            b = NULL;
+        }
         if (b)
             bench[n_bench++] = b;
         if (c)
             check[n_check++] = c;
-        /* A run stopped during its peak measurement leaves a file with the
-           context and no benchmark; say so instead of a silent empty page. */
-        if (b && b->n_benches == 0)
-            fprintf(stderr, "attnbench: report: warning: '%s' holds no benchmark results\n",
-                    path);
         if (want_check != (kind == ATB_RESULTS_CHECK)) {
             fprintf(stderr,
                     want_check ? "attnbench: error: '%s' given to --check is not attnbench check JSON\n"
@@ -121,10 +125,7 @@ int atb_cmd_report(int argc, char **argv)
             goto cleanup;
         }
     }
-    size_t n_results = 0;
-    for (size_t i = 0; i < n_bench; i++)
-        n_results += bench[i]->n_benches;
-    if (n_results == 0) {
+    if (n_bench == 0) {
         fprintf(stderr, "attnbench: error: the results files hold no benchmark results, so "
                 "there is nothing to report\n");
         rc = 1;

@@ -508,14 +508,17 @@ static long key_threads(const char *key)
     return t ? strtol(t + 9, NULL, 10) : 0;
 }
 
-/* Order of sweeps in the report: more points first, then causal:none,
- * then fewer threads; ties keep the order of the results file. */
+/* Order of sweeps in the report: more points first, then causal:none or
+ * bottom_right, then fewer threads; ties keep the order of the results file. */
 static int compare_sweeps(const void *pa, const void *pb)
 {
     const sweep *a = pa, *b = pb;
     if (a->n_xs != b->n_xs)
         return a->n_xs > b->n_xs ? -1 : 1;
-    int a_none = strstr(a->key, "causal:none") != NULL, b_none = strstr(b->key, "causal:none") != NULL;
+    /* Full rows first: causal:none, and bottom_right, which is what a
+       decode step runs (its last query row sees every key). */
+    int a_none = strstr(a->key, "causal:none") || strstr(a->key, "causal:bottom_right");
+    int b_none = strstr(b->key, "causal:none") || strstr(b->key, "causal:bottom_right");
     if (a_none != b_none)
         return b_none - a_none;
     long a_threads = key_threads(a->key), b_threads = key_threads(b->key);
@@ -672,6 +675,15 @@ void atb_report_add_plots(atb_report_doc *doc, const atb_report_input *in)
     plot_kind(doc, in, SWEEP_THREADS, "Scaling with threads");
     plot_kind(doc, in, SWEEP_DECODE, "Decode bandwidth");
     plot_accuracy(doc, in);
-    if (doc->n_plots == 0 && doc->status == ATB_OK)
-        atb_doc_paragraph(doc, "No sweep has two or more points, so there is nothing to plot.");
+    if (doc->n_plots == 0 && doc->status == ATB_OK) {
+        size_t n_results = 0;
+        for (size_t f = 0; f < in->n_bench; f++)
+            for (size_t i = 0; i < in->bench[f]->n_benches; i++)
+                n_results += !in->bench[f]->benches[i].errored;
+        atb_doc_paragraph(doc, n_results == 0
+                                   ? "Every benchmark failed or was skipped, so there is "
+                                     "nothing to plot."
+                                   : "No sweep has two or more points, so there is nothing "
+                                     "to plot.");
+    }
 }
