@@ -168,6 +168,14 @@ static int note_gb_flag(bench_options *o, const char *arg, char *err, size_t err
         char value[64];
         snprintf(value, sizeof(value), "%s", arg + 21);
         const size_t n = strlen(value);
+        int major = 0, minor = 0;
+        const int suffixed = n > 1 && (value[n - 1] == 'x' || value[n - 1] == 's');
+        if (suffixed && sscanf(atb_gb_version(), "%d.%d", &major, &minor) == 2
+            && (major < 1 || (major == 1 && minor < 8))) {
+            snprintf(err, err_len, "Google Benchmark %s takes --benchmark_min_time in plain "
+                     "seconds, without the unit in '%s'", atb_gb_version(), arg + 21);
+            return -1;
+        }
         if (n > 1 && value[n - 1] == 'x')
             return 0;
         if (n > 1 && value[n - 1] == 's')

@@ -196,6 +196,7 @@ MISUSE = [
     (["--heads", "3", "--kv-heads", "2", "--seq", "64"], "no valid attention shape"),
     (["--benchmark_repetitions=abc"], "invalid value 'abc' for --benchmark_repetitions"),
     (["--benchmark_min_time=-1"], "--benchmark_min_time"),
+    (["--benchmark_min_time=abc"], "--benchmark_min_time"),
     (["--seq", "0"], "--seq"),
     (["--seq", "abc"], "--seq"),
     (["--seq", "99999999999"], "--seq"),
