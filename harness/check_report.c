@@ -26,6 +26,7 @@ void check_report_init(check_report *report, int argc, char **argv)
 {
     memset(report, 0, sizeof(*report));
     report->case_width = 44;
+    report->impl_width = 16;
     size_t used = 0;
     snprintf(report->command, sizeof(report->command), "attnbench");
     used = strlen(report->command);
@@ -59,20 +60,28 @@ void check_report_fit_case(check_report *report, const char *case_name)
         report->case_width = n < 120 ? n : 120;
 }
 
+void check_report_fit_impl(check_report *report, const char *impl_name)
+{
+    const int n = (int)strlen(impl_name);
+    if (n > report->impl_width)
+        report->impl_width = n < 60 ? n : 60;
+}
+
 void check_report_print(const check_report *report, const check_result *r)
 {
-    const int width = report->case_width;
+    const int width = report->case_width, impl_width = report->impl_width;
     if (r->status == CHECK_PASS || r->status == CHECK_FAIL) {
-        printf("%-5s %-16s %-*s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
-               check_status_name(r->status), r->impl, width, r->case_name, r->cmp.max_abs_error,
+        printf("%-5s %-*s %-*s max_abs %.2e  max_rel %.2e  nmse %.2e  budget %6.1f%%",
+               check_status_name(r->status), impl_width, r->impl, width, r->case_name,
+               r->cmp.max_abs_error,
                r->cmp.max_rel_error, r->cmp.nmse, 100.0 * r->cmp.budget_used);
         if (r->has_naive && strcmp(r->impl, "naive") != 0)
             printf("  vs naive %.2fx%s", r->error_vs_naive,
                    r->within_naive_bound ? "" : " (over 2x naive + floor)");
         printf("\n");
     } else {
-        printf("%-5s %-16s %-*s %s\n", check_status_name(r->status), r->impl, width,
-               r->case_name, r->reason);
+        printf("%-5s %-*s %-*s %s\n", check_status_name(r->status), impl_width, r->impl,
+               width, r->case_name, r->reason);
     }
     fflush(stdout);
 }

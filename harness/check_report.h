@@ -31,6 +31,7 @@ typedef struct {
     size_t capacity;
     char command[2048]; /* the command line, for the JSON context */
     int case_width;     /* width of the case column on the console */
+    int impl_width;     /* width of the implementation column */
 } check_report;
 
 void check_report_init(check_report *report, int argc, char **argv);
@@ -38,6 +39,8 @@ void check_report_init(check_report *report, int argc, char **argv);
 check_result *check_report_add(check_report *report);
 /* Widens the console's case column (44 to 120 characters) to fit a name. */
 void check_report_fit_case(check_report *report, const char *case_name);
+/* Widens the implementation column (16 to 60 characters) to fit a name. */
+void check_report_fit_impl(check_report *report, const char *impl_name);
 void check_report_print(const check_report *report, const check_result *r);
 /* Prints the first mismatches and the command that reproduces the failure. */
 void check_report_print_failure(const check_result *r, const atb_problem *problem);

@@ -543,6 +543,8 @@ int atb_cmd_check(int argc, char **argv)
     check_report report;
     size_t n_cases_selected = 0;
     check_report_init(&report, full_argc, full_argv);
+    for (int k = 0; k < n_impls; k++)
+        check_report_fit_impl(&report, impls[k]->name);
     for (int f = 0; f < o.n_files; f++)
         n_cases_selected += check_file(&report, &o, files[f], impls, n_impls,
                                        have_case_re ? &case_re : NULL);
