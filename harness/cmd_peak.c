@@ -82,6 +82,14 @@ int atb_cmd_peak(int argc, char **argv)
     flops_row rows[3 * ATB_CLI_MAX_LIST];
     int n_rows = 0;
     const atb_peak_isa isas[] = {ATB_PEAK_AVX512, ATB_PEAK_AVX2, ATB_PEAK_SSE2};
+    /* Each thread's rate is its FLOPs over its own CPU time, and the peak
+       is their sum, so threads beyond the CPUs add rate no core delivers. */
+    for (int t = 0; t < threads.n; t++)
+        if (threads.values[t] > cpus)
+            fprintf(stderr, "attnbench: warning: %lld threads on %d CPUs: the peak adds up "
+                    "per-thread rates measured in CPU time, so it overstates what %d CPUs "
+                    "deliver\n", (long long)threads.values[t], cpus, cpus);
+
     const unsigned cpu = atb_cpu_isa();
     for (int k = 0; k < 3; k++) {
         if ((isas[k] == ATB_PEAK_AVX512 && !(cpu & ATB_ISA_AVX512))
@@ -117,7 +125,11 @@ int atb_cmd_peak(int argc, char **argv)
                    "\"median_gflops\": %.2f, \"worst_gflops\": %.2f}%s\n",
                    atb_peak_isa_name(rows[r].isa), rows[r].result.n_threads, rows[r].result.best,
                    rows[r].result.median, rows[r].result.worst, r + 1 < n_rows ? "," : "");
-        printf("  ],\n  \"bandwidth_array_bytes\": %zu,\n  \"bandwidth\": [\n", array_bytes);
+        if (bandwidth)
+            printf("  ],\n  \"bandwidth_array_bytes\": %zu,\n  \"bandwidth\": [\n",
+                   array_bytes);
+        else
+            printf("  ],\n  \"bandwidth\": [\n");
         for (int t = 0; bandwidth && t < threads.n; t++)
             printf("    {\"threads\": %d, \"gbps\": %.2f, \"median_gbps\": %.2f, "
                    "\"worst_gbps\": %.2f}%s\n", bw[t].n_threads, bw[t].best, bw[t].median,
