@@ -45,10 +45,10 @@ static double bench_gflops(const atb_bench *b)
     return g;
 }
 
-/* Bytes of q, k, v and out in f32 moved by one attention call, counting
- * only the keys the last query row may attend (min(Lq, Lk) under
- * causal:top_left): a lower bound on memory traffic used when the results
- * carry no bandwidth counter. */
+/* Bytes of q, k, v and out in f32 moved by one attention call. Only the
+ * keys the last query row may attend count (min(Lq, Lk) under
+ * causal:top_left). This lower bound on memory traffic stands in when the
+ * results carry no bandwidth counter. */
 static double attention_bytes(const atb_bench *b)
 {
     double batch = (double)atb_bench_param_int(b, "B"), heads = (double)atb_bench_param_int(b, "H");
@@ -516,7 +516,7 @@ static int compare_sweeps(const void *pa, const void *pb)
     if (a->n_xs != b->n_xs)
         return a->n_xs > b->n_xs ? -1 : 1;
     /* Full rows first: causal:none, and bottom_right, which is what a
-       decode step runs (its last query row sees every key). */
+       decode step runs (its last query row attends every key). */
     int a_none = strstr(a->key, "causal:none") || strstr(a->key, "causal:bottom_right");
     int b_none = strstr(b->key, "causal:none") || strstr(b->key, "causal:bottom_right");
     if (a_none != b_none)

@@ -69,8 +69,8 @@ n_impls=$(grep -c ' zz_small ' "$work/stdout.txt" || true)
 [ "$(grep ' big ' "$work/stdout.txt" | grep -c '^ERROR.*cannot allocate')" -eq "$n_impls" ] ||
     fail "the big case is not an allocation ERROR for every implementation"
 # The wide case: every implementation passes, reports the failed
-# allocation, or skips it because it cannot fit the memory left (onednn,
-# whose score matrix is 1 GiB); nothing else.
+# allocation, or skips the case. onednn skips it, because its 1 GiB score
+# matrix cannot fit the memory left. Any other result fails the test.
 grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)|^SKIP.*memory left' &&
     fail "the wide case got a result other than PASS, an allocation ERROR or a memory SKIP"
 [ -s "$work/low_memory.json" ] || fail "no JSON results were written"
@@ -78,7 +78,7 @@ grep ' wide ' "$work/stdout.txt" | grep -v -E '^PASS|^ERROR.*(allocate|memory)|^
 # The committed vectors with OpenBLAS and oneDNN in one run: in a single
 # process, OpenBLAS's buffers left oneDNN too little address space and it
 # segfaulted creating a primitive. Under the limit, check runs each pair
-# in a child process, says so, and every pair passes.
+# in a child process and prints a note about it, and every pair passes.
 set +e
 (ulimit -v 700000 && exec "$attnbench" check --impl '^(blas|onednn)$' --threads 2) \
     >"$work/libs_stdout.txt" 2>"$work/libs_stderr.txt"
@@ -120,9 +120,9 @@ sys.exit(1 if problems else 0)
 PY
 
 # Second, an encoder layer whose input is 128 KiB but whose feed-forward
-# scratch (L x F floats) is 512 MiB: the plan's allocation fails, and each
-# such benchmark is a failed run naming the allocation, not a crash, while
-# the small shape is timed.
+# scratch (L x F floats) is 512 MiB. The plan's allocation fails, and each
+# such benchmark must be a failed run naming the allocation, not a crash.
+# The small shape is timed.
 set +e
 (ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op encoder_layer \
     --seq 8,4096 --heads 1 --head-dim 8 --ffn-dim 32768 --causal none --threads 1 \
