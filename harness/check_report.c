@@ -53,18 +53,22 @@ check_result *check_report_add(check_report *report)
     return r;
 }
 
+/* Widens a console column to fit text, up to max_width characters. */
+static void fit_column(int *width, const char *text, int max_width)
+{
+    const int n = (int)strlen(text);
+    if (n > *width)
+        *width = n < max_width ? n : max_width;
+}
+
 void check_report_fit_case(check_report *report, const char *case_name)
 {
-    const int n = (int)strlen(case_name);
-    if (n > report->case_width)
-        report->case_width = n < 120 ? n : 120;
+    fit_column(&report->case_width, case_name, 120);
 }
 
 void check_report_fit_impl(check_report *report, const char *impl_name)
 {
-    const int n = (int)strlen(impl_name);
-    if (n > report->impl_width)
-        report->impl_width = n < 60 ? n : 60;
+    fit_column(&report->impl_width, impl_name, 60);
 }
 
 void check_report_print(const check_report *report, const check_result *r)

@@ -107,8 +107,8 @@ int atb_cmd_report(int argc, char **argv)
            context and no benchmark. It is named and left out, so it does
            not become an empty column or the baseline of the comparison. */
         if (b && b->n_benches == 0) {
-            fprintf(stderr, "attnbench: report: warning: '%s' holds no benchmark results; it "
-                    "is left out\n", path);
+            fprintf(stderr, "attnbench: report: warning: '%s' contains no benchmark results; "
+                    "it is left out\n", path);
             atb_bench_file_free(b);
             b = NULL;
         }
@@ -126,7 +126,7 @@ int atb_cmd_report(int argc, char **argv)
         }
     }
     if (n_bench == 0) {
-        fprintf(stderr, "attnbench: error: the results files hold no benchmark results, so "
+        fprintf(stderr, "attnbench: error: the results files contain no benchmark results, so "
                 "there is nothing to report\n");
         rc = 1;
         goto cleanup;

@@ -591,43 +591,15 @@ static const char *first_word(const char *message, char *buf, size_t buf_len)
     return buf;
 }
 
-static int all_finite(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return 0;
-    return 1;
-}
-
-/* Whether every input and weight of the case is finite. */
-static int inputs_finite(const atb_tensors *t, const atb_problem *p)
-{
-    if (p->op == ATB_OP_ATTENTION) {
-        const atb_attention_shape *s = &p->attention;
-        const size_t n_q = (size_t)(s->batch * s->heads * s->q_len * s->head_dim);
-        const size_t n_kv = (size_t)(s->batch * s->kv_heads * s->kv_len * s->head_dim);
-        return all_finite(t->q, n_q) && all_finite(t->k, n_kv) && all_finite(t->v, n_kv);
-    }
-    const atb_encoder_shape *s = &p->encoder;
-    const size_t E = (size_t)s->embed_dim, F = (size_t)s->ffn_dim;
-    const size_t n_weights[12] = {3 * E * E, 3 * E, E * E, E, F * E, F, E * F, E, E, E, E, E};
-    if (!all_finite(t->x, (size_t)(s->batch * s->seq_len) * E))
-        return 0;
-    for (int i = 0; i < 12; i++)
-        if (!all_finite(t->weights[i], n_weights[i]))
-            return 0;
-    return 1;
-}
-
-/* With finite inputs the exact output has no NaN: attention averages rows
-   of V, so its output is even finite, and the layer's float64 values stay
-   far inside the float64 range (a float32 expected may overflow to an
-   infinity, never to NaN). A NaN there is the file's fault, and blaming
-   the implementation for it would mislead. Returns the first such index,
-   or -1. */
+/* Returns the index of the first element of expected that finite inputs
+   cannot produce, or -1. Attention averages rows of V, so its exact output
+   is finite. The layer's float64 values stay far inside the float64
+   range, so a float32 expected may overflow to an infinity but never
+   becomes NaN. Such an element is the file's fault, not the
+   implementation's. */
 static int64_t impossible_expected(const atb_golden_case *c, const atb_problem *p, size_t n_out)
 {
-    if (!inputs_finite(&c->tensors, p))
+    if (!atb_tensors_inputs_finite(&c->tensors))
         return -1;
     for (size_t i = 0; i < n_out; i++) {
         const double e = c->expected[i];

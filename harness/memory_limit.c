@@ -36,14 +36,15 @@ static int read_text(const char *root, const char *path, char *buf, size_t len)
 static double field(const char *text, const char *key, double scale)
 {
     const size_t key_len = strlen(key);
-    for (const char *line = text; line && *line; line = strchr(line, '\n')) {
-        if (*line == '\n')
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, key, key_len) == 0) {
+            char *end;
+            const double value = strtod(line + key_len, &end);
+            return end == line + key_len ? -1.0 : value * scale;
+        }
+        line = strchr(line, '\n');
+        if (line)
             line++;
-        if (strncmp(line, key, key_len) != 0)
-            continue;
-        char *end;
-        const double value = strtod(line + key_len, &end);
-        return end == line + key_len ? -1.0 : value * scale;
     }
     return -1.0;
 }

@@ -163,6 +163,33 @@ size_t atb_problem_bytes(const atb_problem *p)
     return n * sizeof(float);
 }
 
+static int all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+int atb_tensors_inputs_finite(const atb_tensors *t)
+{
+    const atb_problem *p = &t->problem;
+    if (p->op == ATB_OP_ATTENTION) {
+        const atb_attention_shape *s = &p->attention;
+        const size_t nq = (size_t)(s->batch * s->heads * s->q_len * s->head_dim);
+        const size_t nk = (size_t)(s->batch * s->kv_heads * s->kv_len * s->head_dim);
+        return all_finite(t->q, nq) && all_finite(t->k, nk) && all_finite(t->v, nk);
+    }
+    size_t counts[12];
+    encoder_weight_counts(&p->encoder, counts);
+    if (!all_finite(t->x, atb_problem_output_count(p)))
+        return 0;
+    for (int i = 0; i < 12; i++)
+        if (!all_finite(t->weights[i], counts[i]))
+            return 0;
+    return 1;
+}
+
 int64_t atb_attention_allowed_keys(const atb_attention_shape *s, int64_t valid, int64_t i)
 {
     int64_t limit = valid;

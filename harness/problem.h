@@ -49,6 +49,8 @@ void atb_tensors_fill_random(atb_tensors *t, uint64_t seed);
 void atb_tensors_make_denormal_heavy(atb_tensors *t);
 void atb_tensors_free(atb_tensors *t);
 atb_encoder_weights atb_tensors_weights(const atb_tensors *t);
+/* Returns 1 when every input and weight of t is finite, 0 otherwise. */
+int atb_tensors_inputs_finite(const atb_tensors *t);
 atb_run_args atb_tensors_args(const atb_tensors *t, float *out);
 
 #ifdef __cplusplus

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/problem.h"
+#include "harness/registry.h"
 #include "reports/report_internal.h"
 #include "reports/stats.h"
 
@@ -45,10 +47,10 @@ static double bench_gflops(const atb_bench *b)
     return g;
 }
 
-/* Bytes of q, k, v and out in f32 moved by one attention call. Only the
- * keys the last query row may attend count (min(Lq, Lk) under
- * causal:top_left). This lower bound on memory traffic stands in when the
- * results carry no bandwidth counter. */
+/* Bytes of q, k, v and out in f32 moved by one attention call, counting
+ * the K and V rows the last query row may attend, as bench's GBps does.
+ * This lower bound on memory traffic is used when the results carry no
+ * bandwidth counter. */
 static double attention_bytes(const atb_bench *b)
 {
     double batch = (double)atb_bench_param_int(b, "B"), heads = (double)atb_bench_param_int(b, "H");
@@ -56,7 +58,13 @@ static double attention_bytes(const atb_bench *b)
     double q_len = (double)atb_bench_param_int(b, "Lq"), kv_len = (double)atb_bench_param_int(b, "Lk");
     if (batch < 0 || heads < 0 || kv_heads < 0 || dim < 0 || q_len < 0 || kv_len < 0)
         return NAN;
-    const double keys = strstr(b->run_name, "/causal:top_left/") && q_len < kv_len ? q_len : kv_len;
+    atb_attention_shape shape = {.q_len = (int64_t)q_len, .kv_len = (int64_t)kv_len};
+    const char *causal = atb_bench_param(b, "causal");
+    for (int c = ATB_CAUSAL_NONE; c <= ATB_CAUSAL_BOTTOM_RIGHT; c++)
+        if (causal && strcmp(causal, atb_causal_name((atb_causal)c)) == 0)
+            shape.causal = (atb_causal)c;
+    const double keys =
+        q_len > 0 ? (double)atb_attention_allowed_keys(&shape, shape.kv_len, shape.q_len - 1) : 0.0;
     return 4.0 * dim * batch * (2.0 * kv_heads * keys + 2.0 * heads * q_len);
 }
 

@@ -204,8 +204,8 @@ static void logits_block(int nr, const float *const *q_rows, int64_t D, const fl
 #define PREFETCH_TILES 2
 
 /* The K and V rows of a later tile, [0, n_floats) of each, which a decode
-   job asks the memory system for while it computes on the current tile.
-   n_floats is 0 when there is no such tile. */
+   job prefetches while it computes on the current tile. n_floats is 0
+   when there is no such tile. */
 typedef struct {
     const float *k, *v;
     int64_t n_floats;
@@ -233,9 +233,9 @@ SIMD_INLINE void prefetch_span_part(const atb_prefetch_span *next, int64_t begin
    reading K rows as they are stored. For decode (one to four query rows
    per KV head) this beats packing: K is read once, and a transpose would
    cost more than the products it feeds. A register block takes
-   DIRECT_KEYS keys for every row; each dot product runs along d, and
-   v_store_row_sums() reduces the block's accumulators across lanes in one
-   tree. Each block also prefetches its share of a later tile (next),
+   DIRECT_KEYS keys for every row. Each dot product runs along d, and
+   v_store_row_sums() then reduces the block's accumulators across lanes
+   in one tree. Each block also prefetches its share of a later tile (next),
    spread over its loads so the requests never come in one burst. nr is a
    constant after inlining. */
 SIMD_INLINE void logits_direct_rows(const int nr, const float *const *q_rows, int64_t D,

@@ -149,6 +149,31 @@ def case_decode_bytes(exe, work):
     expect(seen == {"none", "top_left", "bottom_right"}, f"causal rules timed: {seen}")
 
 
+def case_min_time_unit(exe, work):
+    # Google Benchmark 1.8 takes "0.5s" and 1.7 does not. With 1.7, bench must
+    # print one error naming the version, not call the flag unrecognized.
+    out = os.path.join(work, "version.json")
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "8",
+                "--heads", "1", "--head-dim", "8", "--causal", "none", "--threads", "1",
+                "--min-time", "0.01", "--peak-gflops", "100", "--quiet", "--out", out],
+               timeout=120)
+    expect(proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stderr}")
+    version = load(out)["context"]["benchmark_version"]
+    major, minor = (int(x) for x in version.split(".")[:2])
+    proc = run([exe, "bench", "--impl", "^naive$", "--op", "attention", "--seq", "8",
+                "--heads", "1", "--head-dim", "8", "--causal", "none", "--threads", "1",
+                "--peak-gflops", "100", "--quiet", "--benchmark_min_time=0.05s"], timeout=120)
+    if (major, minor) < (1, 8):
+        expect(proc.returncode == 2, f"'0.05s' with Google Benchmark {version}: exit "
+                                     f"{proc.returncode}")
+        expect(f"Google Benchmark {version} takes --benchmark_min_time in plain seconds"
+               in proc.stderr, f"no message naming the version:\n{proc.stderr}")
+        expect("unrecognized" not in proc.stderr, f"flag called unrecognized:\n{proc.stderr}")
+    else:
+        expect(proc.returncode == 0, f"'0.05s' with Google Benchmark {version}: exit "
+                                     f"{proc.returncode}\n{proc.stderr}")
+
+
 def case_quick(exe, work):
     out = os.path.join(work, "quick.json")
     proc = run([exe, "bench", "--preset", "quick", "--out", out, "--quiet"])
@@ -446,6 +471,13 @@ def case_peak(exe, work):
                env=env, timeout=120)
     isas = {row["isa"] for row in json.loads(proc.stdout)["fma"]}
     expect(isas == {"sse2"}, f"with ATTNBENCH_MAX_ISA=scalar the ISAs measured are {isas}")
+    # More threads than CPUs overstate the peak, so peak must print a warning.
+    threads = len(os.sched_getaffinity(0)) + 1
+    proc = run([exe, "peak", "--repetitions", "1", "--threads", str(threads), "--no-bandwidth"],
+               env=env, timeout=120)
+    expect(proc.returncode == 0, f"peak --threads {threads} exited {proc.returncode}")
+    expect(f"{threads} threads on {threads - 1} CPUs" in proc.stderr,
+           f"no oversubscription warning:\n{proc.stderr}")
 
 
 def case_peak_misuse(exe, work):
@@ -476,6 +508,7 @@ CASES = {
     "peak_misuse": case_peak_misuse,
     "given_peak": case_given_peak,
     "decode_bytes": case_decode_bytes,
+    "min_time_unit": case_min_time_unit,
 }
 
 if __name__ == "__main__":

@@ -91,17 +91,25 @@ grep -q 'address-space limit (ulimit -v) is set' "$work/libs_stderr.txt" ||
 grep -q -E '^[0-9]+ results: [0-9]+ PASS, 0 FAIL, 0 SKIP, 0 ERROR' "$work/libs_stdout.txt" ||
     fail "not every blas and onednn pair passed under the limit"
 
+# Runs naive and blocked in bench under the limit, with the options both
+# runs below share, into $work/NAME.json; sets status to the exit status.
+limited_bench() {
+    name=$1
+    shift
+    set +e
+    (ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' "$@" \
+        --causal none --threads 1 --peak-gflops 100 --budget-seconds 1000000 \
+        --min-time 0.01 --quiet --out "$work/$name.json") \
+        >"$work/${name}_stdout.txt" 2>"$work/${name}_stderr.txt"
+    status=$?
+    set -e
+    tail -2 "$work/${name}_stderr.txt"
+}
+
 # bench under the same limit. First, a shape whose inputs (1 GiB) cannot
 # fit is skipped before anything is allocated, and the reason names the
 # address-space limit. The small shape is still timed.
-set +e
-(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op attention \
-    --seq 8,65536 --heads 16 --head-dim 64 --causal none --threads 1 --peak-gflops 100 \
-    --budget-seconds 1000000 --min-time 0.01 --quiet --out "$work/bench.json") \
-    >"$work/bench_stdout.txt" 2>"$work/bench_stderr.txt"
-status=$?
-set -e
-tail -2 "$work/bench_stderr.txt"
+limited_bench bench --op attention --seq 8,65536 --heads 16 --head-dim 64
 [ "$status" -eq 0 ] || fail "bench exit status $status, expected 0 (timed or skipped)"
 /usr/bin/python3 - "$work/bench.json" <<'PY' || fail "bench results file: see above"
 import json, sys
@@ -123,15 +131,7 @@ PY
 # scratch (L x F floats) is 512 MiB. The plan's allocation fails, and each
 # such benchmark must be a failed run naming the allocation, not a crash.
 # The small shape is timed.
-set +e
-(ulimit -v 700000 && exec "$attnbench" bench --impl '^(naive|blocked)$' --op encoder_layer \
-    --seq 8,4096 --heads 1 --head-dim 8 --ffn-dim 32768 --causal none --threads 1 \
-    --peak-gflops 100 --budget-seconds 1000000 --min-time 0.01 --quiet \
-    --out "$work/bench_wide.json") \
-    >"$work/bench_wide_stdout.txt" 2>"$work/bench_wide_stderr.txt"
-status=$?
-set -e
-tail -2 "$work/bench_wide_stderr.txt"
+limited_bench bench_wide --op encoder_layer --seq 8,4096 --heads 1 --head-dim 8 --ffn-dim 32768
 [ "$status" -eq 1 ] || fail "bench exit status $status, expected 1 (a failed benchmark, no crash)"
 /usr/bin/python3 - "$work/bench_wide.json" <<'PY' || fail "bench results file: see above"
 import json, sys
